@@ -1,0 +1,3 @@
+"""tuangou (團購): group-buying platform and group-buy sales back office."""
+
+__version__ = "0.1.0"

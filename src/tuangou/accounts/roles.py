@@ -1,0 +1,56 @@
+"""The roles of PRODUCT.md section 1. Each is a Django group of the same name with permissions."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    MEMBER = "member", _("Member")
+    MERCHANT = "merchant", _("Merchant")
+    CLERK = "clerk", _("Merchant clerk")
+    BD_REP = "bd_rep", _("BD sales rep")
+    OPERATOR = "operator", _("Operator")
+    SALES_REP = "sales_rep", _("Group-buy sales rep")
+    SALES_DEPT = "sales_dept", _("Group-buy department clerk")
+    FINANCE = "finance", _("Finance")
+    PURCHASING = "purchasing", _("Purchasing / planning / warehouse")
+    SPECIALIST = "specialist", _("Store group-buy specialist")
+
+
+# Lanes of processes that are parties outside the platform's staff, not groups of users.
+EXTERNAL_LANES = {"customer": _("Customer"), "supplier": _("Supplier")}
+
+# Model permissions per role as "app_label.codename". Later domains add theirs here: one table
+# to read when asking "what may a finance user do?".
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    Role.MEMBER: set(),
+    Role.MERCHANT: {"merchants.view_merchant", "merchants.view_store"},
+    Role.CLERK: {"merchants.view_store"},
+    Role.BD_REP: {"merchants.view_merchant", "merchants.add_merchant", "merchants.change_merchant"},
+    Role.OPERATOR: {
+        "core.view_sitesettings",
+        "core.change_sitesettings",
+        "core.view_city",
+        "core.add_city",
+        "core.change_city",
+        "core.view_auditlog",
+        "deals.view_category",
+        "deals.add_category",
+        "deals.change_category",
+        "merchants.view_merchant",
+        "merchants.change_merchant",
+        "merchants.view_store",
+        "messaging.view_outboxmessage",
+        "accounts.view_user",
+    },
+    Role.SALES_REP: set(),
+    Role.SALES_DEPT: set(),
+    Role.FINANCE: {"core.view_auditlog"},
+    Role.PURCHASING: set(),
+    Role.SPECIALIST: set(),
+}
+
+# Roles that work in the back office (staff-side pages).
+BACK_OFFICE_ROLES = {r for r in Role if r is not Role.MEMBER}

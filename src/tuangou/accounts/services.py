@@ -1,0 +1,204 @@
+"""Accounts: registration, sign-in by password or one-time code, password reset, API tokens, roles.
+
+Every rule a user can trip over raises an AppError naming the field, and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tuangou.accounts.mobile import normalize_mobile
+from tuangou.accounts.models import ApiToken, OneTimeCode, User
+from tuangou.accounts.roles import ROLE_PERMISSIONS, Role
+from tuangou.core import ratelimit
+from tuangou.core.audit import audit
+from tuangou.core.errors import AuthenticationFailed, ValidationFailed
+from tuangou.messaging.services import message_send
+
+
+def clean_mobile(value: str, *, field: str = "mobile") -> str:
+    try:
+        return normalize_mobile(value)
+    except ValidationError as exc:
+        raise ValidationFailed.field(field, exc.messages[0], code="invalid_mobile") from exc
+
+
+def _clean_password(password: str, user: User | None = None, *, field: str = "password") -> None:
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(errors={field: exc.messages}, code="weak_password") from exc
+
+
+def _code_hash(mobile: str, purpose: str, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{mobile}:{purpose}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def otp_request(*, mobile: str, purpose: str, ip: str, language: str | None = None) -> OneTimeCode:
+    """Send a six-digit code by SMS. Limited per number (1 a minute, 5 an hour) and per IP.
+
+    For sign-in and reset the number must belong to an account; for registration it must not.
+    The reply does not reveal which: the code is simply not sent (no account enumeration).
+    """
+    mobile = clean_mobile(mobile)
+    if purpose not in OneTimeCode.Purpose.values:
+        raise ValidationFailed.field("purpose", _("Unknown purpose."))
+    ratelimit.hit("otp:ip", ip)
+    ratelimit.hit("otp:mobile", mobile)
+    ratelimit.hit("otp:mobile:hour", mobile)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    with transaction.atomic():
+        otp = OneTimeCode.objects.create(
+            mobile=mobile,
+            purpose=purpose,
+            code_hash=_code_hash(mobile, purpose, code),
+            expires_at=timezone.now() + timedelta(seconds=settings.OTP_TTL_SECONDS),
+        )
+        exists = User.objects.filter(mobile=mobile, is_active=True).exists()
+        should_send = exists if purpose != OneTimeCode.Purpose.REGISTER else not exists
+        if should_send:
+            message_send(
+                to=mobile,
+                template=f"otp_{purpose}",
+                params={"code": code, "minutes": settings.OTP_TTL_SECONDS // 60},
+                language=language,
+            )
+    return otp
+
+
+def otp_verify(*, mobile: str, purpose: str, code: str, field: str = "code") -> None:
+    """Consume the newest unexpired code for (mobile, purpose); each code works once and allows
+    a limited number of wrong guesses."""
+    code = (code or "").strip()
+    with transaction.atomic():
+        otp = (
+            OneTimeCode.objects.select_for_update()
+            .filter(mobile=mobile, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())
+            .order_by("-created_at", "-pk")
+            .first()
+        )
+        if otp is None or otp.attempts >= settings.OTP_MAX_ATTEMPTS:
+            raise ValidationFailed.field(field, _("The code has expired. Please request a new one."), code="otp_expired")
+        if not hmac.compare_digest(otp.code_hash, _code_hash(mobile, purpose, code)):
+            OneTimeCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
+            wrong = ValidationFailed.field(field, _("The code is not correct."), code="otp_wrong")
+        else:
+            OneTimeCode.objects.filter(pk=otp.pk).update(used_at=timezone.now())
+            return
+    raise wrong
+
+
+def user_register(
+    *, mobile: str, password: str, code: str, name: str = "", email: str = "", ip: str = "", language: str = ""
+) -> User:
+    """會員註冊: a mobile number proved by an SMS code, and a password."""
+    ratelimit.hit("register:ip", ip)
+    mobile = clean_mobile(mobile)
+    if User.objects.filter(mobile=mobile).exists():
+        raise ValidationFailed.field("mobile", _("This mobile number is already registered."), code="mobile_taken")
+    _clean_password(password, User(mobile=mobile, name=name, email=email))
+    otp_verify(mobile=mobile, purpose=OneTimeCode.Purpose.REGISTER, code=code)
+    with transaction.atomic():
+        user = User.objects.create_user(mobile, password, name=name, email=email, language=language)
+        user.groups.add(Group.objects.get(name=Role.MEMBER))
+        audit("account.registered", actor=user, obj=user, ip=ip)
+    return user
+
+
+def login_password(*, mobile: str, password: str, ip: str, request: Any = None) -> User:
+    """Sign in by password. Rate-limited per number and per IP; the error never says which part
+    was wrong."""
+    mobile = clean_mobile(mobile)
+    ratelimit.hit("login:ip", ip)
+    ratelimit.hit("login:mobile", mobile)
+    user = authenticate(request, mobile=mobile, password=password)
+    if user is None:
+        raise AuthenticationFailed(_("Mobile number or password is not correct."), code="bad_credentials")
+    ratelimit.reset("login:mobile", mobile)
+    audit("account.login", actor=user, obj=user, ip=ip, method="password")
+    return user  # type: ignore[return-value]
+
+
+def login_code(*, mobile: str, code: str, ip: str) -> User:
+    """Sign in by SMS code."""
+    mobile = clean_mobile(mobile)
+    ratelimit.hit("login:ip", ip)
+    ratelimit.hit("login:mobile", mobile)
+    otp_verify(mobile=mobile, purpose=OneTimeCode.Purpose.LOGIN, code=code)
+    user = User.objects.filter(mobile=mobile, is_active=True).first()
+    if user is None:  # a code is never sent to an unknown number, so this is only a guess
+        raise ValidationFailed.field("code", _("The code is not correct."), code="otp_wrong")
+    audit("account.login", actor=user, obj=user, ip=ip, method="code")
+    return user
+
+
+def password_reset(*, mobile: str, code: str, password: str, ip: str) -> User:
+    """Reset a forgotten password with a code sent to the account's number."""
+    mobile = clean_mobile(mobile)
+    user = User.objects.filter(mobile=mobile, is_active=True).first()
+    _clean_password(password, user)
+    otp_verify(mobile=mobile, purpose=OneTimeCode.Purpose.RESET, code=code)
+    if user is None:
+        raise ValidationFailed.field("code", _("The code is not correct."), code="otp_wrong")
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        ApiToken.objects.filter(user=user).delete()
+        audit("account.password_reset", actor=user, obj=user, ip=ip)
+    return user
+
+
+def _token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str = "") -> str:
+    """Issue a bearer token; the key is returned once and only its hash is kept."""
+    key = secrets.token_urlsafe(32)
+    ApiToken.objects.create(user=user, key_hash=_token_hash(key), name=name[:60])
+    return key
+
+
+def api_token_user(key: str) -> User | None:
+    token = ApiToken.objects.select_related("user").filter(key_hash=_token_hash(key)).first()
+    if token is None or not token.user.is_active:
+        return None
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=5):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def roles_sync() -> None:
+    """Create one group per role and give it exactly the permissions ROLE_PERMISSIONS lists."""
+    for role in Role:
+        group, _created = Group.objects.get_or_create(name=role.value)
+        wanted = ROLE_PERMISSIONS.get(role, set())
+        perms = []
+        for label in sorted(wanted):
+            app_label, codename = label.split(".", 1)
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                perms.append(perm)
+        group.permissions.set(perms)
+
+
+def user_grant_role(*, user: User, role: str) -> None:
+    user.groups.add(Group.objects.get(name=Role(role).value))
+    if hasattr(user, "_tuangou_roles"):
+        del user._tuangou_roles

@@ -1,0 +1,28 @@
+"""Write to the append-only audit log. Called by services, inside their transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from tuangou.core.models import AuditLog
+
+
+def audit(
+    action: str,
+    *,
+    actor: Any = None,
+    obj: models.Model | None = None,
+    ip: str | None = None,
+    **data: Any,
+) -> AuditLog:
+    return AuditLog.objects.create(
+        action=action,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        ip=ip if ip and ip != "unknown" else None,
+        data={k: (str(v) if not isinstance(v, (int, float, bool, type(None), list, dict)) else v)
+              for k, v in data.items()},
+    )

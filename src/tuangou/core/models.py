@@ -1,0 +1,94 @@
+"""Core data: the audit log, the site's settings and its cities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.core.errors import Conflict
+
+
+class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    def update(self, **kwargs: Any) -> int:
+        raise Conflict(_("The audit log is append-only."), code="audit_append_only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise Conflict(_("The audit log is append-only."), code="audit_append_only")
+
+
+class AuditLog(models.Model):
+    """審計日誌: who did what to which object, when. Rows are only ever added.
+
+    Updates and deletes are refused by the model and, on PostgreSQL, by a trigger.
+    """
+
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=80, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    objects = AuditLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise Conflict(_("The audit log is append-only."), code="audit_append_only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise Conflict(_("The audit log is append-only."), code="audit_append_only")
+
+
+class SiteSettings(models.Model):
+    """站點設置: one row. Site name and the filing numbers shown in every page's footer (S8 備案)."""
+
+    name = models.CharField(_("site name"), max_length=80, default="團購")
+    tagline = models.CharField(_("tagline"), max_length=200, blank=True)
+    icp_number = models.CharField(_("ICP filing number"), max_length=80, blank=True)
+    public_security_number = models.CharField(_("public security filing number"), max_length=80, blank=True)
+    service_phone = models.CharField(_("customer service phone"), max_length=40, blank=True)
+
+    class Meta:
+        verbose_name = _("site settings")
+        verbose_name_plural = _("site settings")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def current(cls) -> SiteSettings:
+        obj = cls.objects.order_by("pk").first()
+        return obj if obj is not None else cls.objects.create()
+
+
+class City(models.Model):
+    """城市: deals are sold per city."""
+
+    slug = models.SlugField(_("slug"), unique=True)
+    name = models.CharField(_("name"), max_length=40)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("city")
+        verbose_name_plural = _("cities")
+        ordering = ["position", "slug"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,53 @@
+"""Fixed-window rate limits on the shared cache (Redis when configured).
+
+`hit()` counts an attempt and refuses it once the window's limit is reached. The counter is
+incremented atomically (INCR on Redis), so concurrent attempts cannot slip past the limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.translation import gettext as _
+
+from tuangou.core.errors import RateLimited
+
+
+def _key(scope: str, ident: str, window: int) -> tuple[str, int]:
+    bucket = int(time.time() // window)
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]
+    return f"rl:{scope}:{digest}:{bucket}", window - int(time.time() % window)
+
+
+def hit(scope: str, ident: str, *, limit: int | None = None, window: int | None = None) -> int:
+    """Count one attempt for (`scope`, `ident`); raise RateLimited when over the limit."""
+    if limit is None or window is None:
+        limit, window = settings.RATE_LIMITS[scope]
+    key, remaining = _key(scope, ident, window)
+    cache.add(key, 0, timeout=window + 1)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=window + 1)
+        count = 1
+    if count > limit:
+        minutes = max(1, math.ceil(remaining / 60))
+        raise RateLimited(
+            _("Too many attempts. Please try again in %(minutes)d minute(s).") % {"minutes": minutes},
+            retry_after=remaining,
+        )
+    return count
+
+
+def reset(scope: str, ident: str) -> None:
+    limit, window = settings.RATE_LIMITS[scope]
+    cache.delete(_key(scope, ident, window)[0])
+
+
+def client_ip(request: object) -> str:
+    meta = getattr(request, "META", {})
+    return str(meta.get("REMOTE_ADDR") or "unknown")

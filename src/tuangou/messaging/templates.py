@@ -1,0 +1,35 @@
+"""Message templates in the three languages. Text is gettext-translated like every other string."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.core.models import SiteSettings
+
+# template name → (text with %(name)s placeholders, whether the text carries a secret)
+TEMPLATES: dict[str, tuple[Any, bool]] = {
+    "otp_login": (_("[%(site)s] Your sign-in code is %(code)s, valid for %(minutes)s minutes."), True),
+    "otp_register": (_("[%(site)s] Your registration code is %(code)s, valid for %(minutes)s minutes."), True),
+    "otp_reset": (
+        _("[%(site)s] Your password reset code is %(code)s, valid for %(minutes)s minutes. "
+          "If you did not ask for it, ignore this message."),
+        True,
+    ),
+}
+
+
+def render(template: str, params: dict[str, Any], language: str) -> tuple[str, bool]:
+    text, sensitive = TEMPLATES[template]
+    with translation.override(language):
+        values = {"site": SiteSettings.current().name, **params}
+        return str(text) % values, sensitive
+
+
+def register(name: str, text: Any, *, sensitive: bool = False) -> Callable[[], None]:
+    """Later domains add their templates (voucher issued, refund …) through this."""
+    TEMPLATES[name] = (text, sensitive)
+    return lambda: None

@@ -1,0 +1,40 @@
+"""The back office's navigation: each entry names the roles that see it. Later domains add entries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.accounts.roles import BACK_OFFICE_ROLES, Role
+from tuangou.core.ownership import has_role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    title: Any
+    url_name: str
+    roles: frozenset[str]
+
+
+NAV: list[NavItem] = [
+    NavItem(_("Dashboard"), "web:backoffice", frozenset(BACK_OFFICE_ROLES)),
+    NavItem(_("Outbox"), "web:outbox", frozenset({Role.OPERATOR})),
+    NavItem(_("Master data (admin)"), "admin:index", frozenset({Role.OPERATOR})),
+]
+
+
+def add(item: NavItem) -> None:
+    NAV.append(item)
+
+
+def back_office_nav(user: Any) -> list[dict[str, Any]]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [
+        {"title": item.title, "url": reverse(item.url_name)}
+        for item in NAV
+        if has_role(user, *item.roles)
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 from pydantic import Field
 
 from tuangou.accounts import services
@@ -75,27 +75,27 @@ def _me(user: object) -> MeOut:
 
 
 @router.post("/auth/token", auth=None, response={201: TokenOut, **ERRORS}, summary="Get a token by password")
-def token_by_password(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenOut]:
+def token_by_password(request: HttpRequest, payload: TokenIn) -> Status:
     user = services.login_password(mobile=payload.mobile, password=payload.password, ip=client_ip(request))
-    return 201, TokenOut(token=services.api_token_create(user=user, name="api"))
+    return Status(201, TokenOut(token=services.api_token_create(user=user, name="api")))
 
 
 @router.post("/auth/code", auth=None, response={202: CodeOut, **ERRORS}, summary="Send a one-time code by SMS")
-def code_request(request: HttpRequest, payload: CodeIn) -> tuple[int, CodeOut]:
+def code_request(request: HttpRequest, payload: CodeIn) -> Status:
     otp = services.otp_request(
         mobile=payload.mobile, purpose=payload.purpose, ip=client_ip(request), language=request.LANGUAGE_CODE
     )
-    return 202, CodeOut(sent=True, expires_at=otp.expires_at)
+    return Status(202, CodeOut(sent=True, expires_at=otp.expires_at))
 
 
 @router.post("/auth/token/code", auth=None, response={201: TokenOut, **ERRORS}, summary="Get a token by SMS code")
-def token_by_code(request: HttpRequest, payload: TokenByCodeIn) -> tuple[int, TokenOut]:
+def token_by_code(request: HttpRequest, payload: TokenByCodeIn) -> Status:
     user = services.login_code(mobile=payload.mobile, code=payload.code, ip=client_ip(request))
-    return 201, TokenOut(token=services.api_token_create(user=user, name="api-code"))
+    return Status(201, TokenOut(token=services.api_token_create(user=user, name="api-code")))
 
 
 @router.post("/auth/register", auth=None, response={201: MeOut, **ERRORS}, summary="Register a member")
-def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, MeOut]:
+def register(request: HttpRequest, payload: RegisterIn) -> Status:
     user = services.user_register(
         mobile=payload.mobile,
         password=payload.password,
@@ -105,13 +105,13 @@ def register(request: HttpRequest, payload: RegisterIn) -> tuple[int, MeOut]:
         ip=client_ip(request),
         language=request.LANGUAGE_CODE,
     )
-    return 201, _me(user)
+    return Status(201, _me(user))
 
 
 @router.post("/auth/password-reset", auth=None, response={204: None, **ERRORS}, summary="Reset a password by code")
-def password_reset(request: HttpRequest, payload: ResetIn) -> tuple[int, None]:
+def password_reset(request: HttpRequest, payload: ResetIn) -> Status:
     services.password_reset(mobile=payload.mobile, code=payload.code, password=payload.password, ip=client_ip(request))
-    return 204, None
+    return Status(204, None)
 
 
 @router.get("/me", response={200: MeOut, 401: ErrorOut}, summary="The signed-in user")

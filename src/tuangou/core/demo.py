@@ -6,6 +6,8 @@ Later domains add their demo data by extending `demo_load`.
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.db import transaction
 
 from tuangou.accounts.models import User
@@ -30,6 +32,10 @@ DEMO_ACCOUNTS: list[tuple[str, str, str]] = [
     ("13800000008", Role.PURCHASING, "采購 吳采購"),
     ("13800000009", Role.SPECIALIST, "團購專員 鄭專員"),
 ]
+
+# Each domain adds its demo data with a module that has `load(*, users, cities)`; listed here in
+# the order they depend on each other.
+DEMO_MODULES: list[str] = []
 
 CITIES = [("shanghai", "上海", 1), ("hangzhou", "杭州", 2)]
 CATEGORIES = [("food", "美食", 1), ("leisure", "休閒娛樂", 2), ("beauty", "麗人", 3), ("home", "家居建材", 4)]
@@ -81,4 +87,6 @@ def demo_load() -> list[tuple[str, str, str]]:
     )
     MerchantMember.objects.get_or_create(merchant=hotpot, user=users[Role.MERCHANT], store=None)
     MerchantMember.objects.get_or_create(merchant=hotpot, user=users[Role.CLERK], store=store)
+    for module in DEMO_MODULES:
+        import_module(module).load(users=users, cities=cities)
     return DEMO_ACCOUNTS

@@ -40,7 +40,7 @@ EVENT_LABEL_W = 100
 EVENT_FONT = 12
 GATE = 50
 GATE_LABEL_W = 120
-DOC_W = 72
+DOC_W = 80
 DOC_GAP = 8
 DOC_TOP_GAP = 16
 HEADER_FONT = 14
@@ -48,8 +48,9 @@ LEGEND_H = 56
 STUB = 14
 INFLATE = 5
 BEND_COST = 36.0
-REUSE_COST = 2.5
-PORT_REUSE_COST = 60.0
+REUSE_COST = 6.0
+PORT_REUSE_COST = 150.0  # leaving by a port another arrow uses
+PORT_MERGE_COST = 10.0  # arriving where another arrow arrives: a merge, which reads well
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ def _route(layout: Layout, back: set[int], col_x: list[float], col_w: list[float
     ys |= {bounds.y, bounds.bottom}
     grid = _Grid(xs, ys, obstacles, bounds)
     used: dict[tuple[str, int, int], int] = defaultdict(int)
-    ports_used: dict[tuple[str, str], int] = defaultdict(int)
+    ports_used: dict[tuple[str, str], set[str]] = defaultdict(set)
 
     order = sorted(range(len(process.transitions)), key=lambda i: (i in back, i))
     paths: dict[int, EdgePath] = {}
@@ -447,7 +448,7 @@ def _search(
     sprefs: dict[str, float],
     tprefs: dict[str, float],
     used: dict[tuple[str, int, int], int],
-    ports_used: dict[tuple[str, str], int],
+    ports_used: dict[tuple[str, str], set[str]],
 ) -> list[tuple[float, float]] | None:
     counter = itertools.count()
     heap: list[tuple[float, float, int, tuple[int, int, str]]] = []
@@ -464,7 +465,8 @@ def _search(
         idx = grid.index(stub)
         if idx is None or grid.inside(stub):
             continue
-        cost = tprefs[d] + ports_used[(tgt.name, d)] * PORT_REUSE_COST / 2
+        use = ports_used[(tgt.name, d)]
+        cost = tprefs[d] + (PORT_REUSE_COST if "out" in use else PORT_MERGE_COST if use else 0.0)
         goals[idx].append((d, port, cost))
     if not goals:
         return None
@@ -484,7 +486,7 @@ def _search(
         if idx is None or grid.inside(stub):
             continue
         state = (idx[0], idx[1], d)
-        g = sprefs[d] + ports_used[(src.name, d)] * PORT_REUSE_COST + STUB
+        g = sprefs[d] + (PORT_REUSE_COST if ports_used[(src.name, d)] else 0.0) + STUB
         if g < best.get(state, float("inf")):
             best[state] = g
             parent[state] = None
@@ -540,8 +542,8 @@ def _search(
             used[("h", a[1], min(a[0], b[0]))] += 1
         else:
             used[("v", a[0], min(a[1], b[1]))] += 1
-    ports_used[(src.name, first[2])] += 1
-    ports_used[(tgt.name, gd)] += 1
+    ports_used[(src.name, first[2])].add("out")
+    ports_used[(tgt.name, gd)].add("in")
     return points
 
 

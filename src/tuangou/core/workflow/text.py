@@ -17,7 +17,7 @@ SPACE_EM = 0.3
 
 # Characters that must not start a line (Chinese line breaking, 避頭點).
 _NO_LINE_START = set("，。、；：？！）」』》〉】,.;:?!)")
-_TOKEN = re.compile(r"\s+|[A-Za-z0-9_\-/.'&%#+]+|.", re.DOTALL)
+_TOKEN = re.compile(r"\s+|[(\[（「『]*[A-Za-z0-9_\-/.'&%#+]+[)\]）」』,.;:?!]*|[（「『《〈【]*.", re.DOTALL)
 
 
 def is_wide(char: str) -> bool:

@@ -20,7 +20,7 @@ from datetime import timedelta
 from django.utils.translation import gettext, ngettext
 
 from .declaration import Decision, End, Process, Start, Task, Transition
-from .text import block_width, wrap
+from .text import block_width, wrap, wrap_balanced
 
 # Geometry, in SVG user units (px).
 MARGIN = 16
@@ -182,7 +182,7 @@ def ranks(process: Process) -> tuple[dict[str, int], set[int]]:
     return rank, back
 
 
-def compute_layout(process: Process) -> Layout:  # noqa: C901 - one pass, top to bottom
+def compute_layout(process: Process) -> Layout:
     title = str(process.title)
     rank, back = ranks(process)
     lane_index = {lane.role: i for i, lane in enumerate(process.lanes)}
@@ -196,7 +196,7 @@ def compute_layout(process: Process) -> Layout:  # noqa: C901 - one pass, top to
     for node in process.iter_nodes():
         label = str(node.title)
         if isinstance(node, Task):
-            lines = wrap(label, TASK_W - 16, TASK_FONT)
+            lines = wrap_balanced(label, TASK_W - 16, TASK_FONT)
             limit = ""
             if node.time_limit is not None:
                 limit = gettext("Limit: %(duration)s") % {"duration": format_duration(node.time_limit)}
@@ -223,7 +223,9 @@ def compute_layout(process: Process) -> Layout:  # noqa: C901 - one pass, top to
             lw, lh = block_width(lines, EVENT_FONT), SMALL_LINE * len(lines) + 2
             body = Box(-GATE / 2, -GATE / 2, GATE, GATE)
             lbox = Box(-lw / 2, -GATE / 2 - 6 - lh, lw, lh)
-            shapes[node.name] = NodeShape(node.name, "decision", node.lane, rank[node.name], body, lines, lbox)
+            shapes[node.name] = NodeShape(
+                node.name, "decision", node.lane, rank[node.name], body, lines, lbox
+            )
             footprint[node.name] = max(GATE, lw)
             above[node.name] = GATE / 2 + 6 + lh
             below[node.name] = GATE / 2
@@ -277,7 +279,9 @@ def compute_layout(process: Process) -> Layout:  # noqa: C901 - one pass, top to
                 row_centre[(lane.role, row)] += shift
         y = top + h
         header_lines = wrap(str(lane.title), HEADER_W - 20, HEADER_FONT)
-        lanes.append(LaneBand(lane.role, header_lines, Box(MARGIN, top, width - 2 * MARGIN, h), lane.external))
+        lanes.append(
+            LaneBand(lane.role, header_lines, Box(MARGIN, top, width - 2 * MARGIN, h), lane.external)
+        )
     body_box = Box(MARGIN, MARGIN + TITLE_H, width - 2 * MARGIN, y - MARGIN - TITLE_H)
     height = y + LEGEND_H + MARGIN
 
@@ -424,9 +428,7 @@ def _route(layout: Layout, back: set[int], col_x: list[float], col_w: list[float
         forward_pref = {"E": 0.0, "S": 24.0, "N": 24.0, "W": 80.0}
         back_pref = {"E": 30.0, "S": 0.0, "N": 0.0, "W": 30.0}
         sprefs = back_pref if is_back else forward_pref
-        tprefs = (
-            back_pref if is_back else {"W": 0.0, "N": 24.0, "S": 24.0, "E": 80.0}
-        )
+        tprefs = back_pref if is_back else {"W": 0.0, "N": 24.0, "S": 24.0, "E": 80.0}
         if t.source == t.target:
             sprefs, tprefs = {"E": 0.0}, {"N": 0.0}
         points = _search(grid, src, tgt, sprefs, tprefs, used, ports_used)
@@ -567,6 +569,9 @@ def _label_box(points: list[tuple[float, float]], lines: list[str]) -> Box:
     w = block_width(lines, SMALL_FONT) + 6
     h = SMALL_LINE * len(lines) + 2
     (x0, y0), (x1, y1) = points[0], points[1]
+    if len(points) > 2 and abs(x1 - x0) + abs(y1 - y0) < (w if y0 == y1 else h) + 8:
+        # the first leg is only the stub: label the second leg, from its start
+        (x0, y0), (x1, y1) = points[1], points[2]
     if y0 == y1:  # horizontal: above the line
         x = x0 + 4 if x1 > x0 else x0 - 4 - w
         return Box(x, y0 - h - 2, w, h)

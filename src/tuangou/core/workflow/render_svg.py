@@ -15,7 +15,6 @@ from xml.sax.saxutils import escape, quoteattr
 from django.utils.translation import gettext
 
 from .declaration import Process
-from .text import text_width
 from .layout import (
     EVENT_FONT,
     HEADER_FONT,
@@ -29,8 +28,11 @@ from .layout import (
     Layout,
     compute_layout,
 )
+from .text import text_width
 
-FONT_FAMILY = "'Noto Sans CJK TC','Noto Sans TC','PingFang TC','Microsoft JhengHei','Source Han Sans TC',sans-serif"
+FONT_FAMILY = (
+    "'Noto Sans CJK TC','Noto Sans TC','PingFang TC','Microsoft JhengHei','Source Han Sans TC',sans-serif"
+)
 
 INK = "#2f3b4c"
 TASK_STROKE = "#3b5b8c"
@@ -115,11 +117,20 @@ def _text_block(
         )
 
 
+def _diamond(b: Box) -> list[tuple[float, float]]:
+    return [(b.cx, b.y), (b.right, b.cy), (b.cx, b.bottom), (b.x, b.cy)]
+
+
+def _points(points: list[tuple[float, float]]) -> str:
+    return " ".join(f"{_n(px)},{_n(py)}" for px, py in points)
+
+
 def _doc_path(b: Box) -> str:
     wave = 6
     return (
         f"M{_n(b.x)},{_n(b.y)} H{_n(b.right)} V{_n(b.bottom - wave)} "
-        f"C{_n(b.right - b.w * 0.25)},{_n(b.bottom - wave * 2)} {_n(b.x + b.w * 0.55)},{_n(b.bottom + wave * 0.6)} "
+        f"C{_n(b.right - b.w * 0.25)},{_n(b.bottom - wave * 2)} "
+        f"{_n(b.x + b.w * 0.55)},{_n(b.bottom + wave * 0.6)} "
         f"{_n(b.x)},{_n(b.bottom - wave)} Z"
     )
 
@@ -140,7 +151,8 @@ def render_svg(process: Process, *, highlight: Highlight | None = None, layout: 
         "<defs>"
         f'<marker id="{pid}-arrow" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="8" markerHeight="8" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{INK}"/></marker>'
-        f'<marker id="{pid}-arrow-hl" viewBox="0 0 10 10" refX="9.5" refY="5" markerWidth="7" markerHeight="7" '
+        f'<marker id="{pid}-arrow-hl" viewBox="0 0 10 10" refX="9.5" refY="5" '
+        'markerWidth="7" markerHeight="7" '
         f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{VISITED_STROKE}"/></marker>'
         "</defs>"
     )
@@ -277,7 +289,7 @@ def render_svg(process: Process, *, highlight: Highlight | None = None, layout: 
                 )
         elif shape.kind == "decision":
             stroke = CURRENT_STROKE if current else VISITED_STROKE if visited else GATE_STROKE
-            pts = f"{_n(b.cx)},{_n(b.y)} {_n(b.right)},{_n(b.cy)} {_n(b.cx)},{_n(b.bottom)} {_n(b.x)},{_n(b.cy)}"
+            pts = _points(_diamond(b))
             gate_fill = fill if (visited or current) else GATE_FILL
             out.add(f'<polygon points="{pts}" fill="{gate_fill}" stroke="{stroke}" stroke-width="1.6"/>')
             r = b.w * 0.16
@@ -330,7 +342,8 @@ def _legend(out: _Out, lay: Layout) -> None:
         if kind in ("start", "end"):
             stroke, sw = (END_STROKE, 3) if kind == "end" else (START_STROKE, 1.5)
             out.add(
-                f'<circle cx="{_n(x + 9)}" cy="{_n(cy)}" r="8" fill="#fff" stroke="{stroke}" stroke-width="{sw}"/>'
+                f'<circle cx="{_n(x + 9)}" cy="{_n(cy)}" r="8" fill="#fff" stroke="{stroke}" '
+                f'stroke-width="{sw}"/>'
             )
             x += 22
         elif kind in ("task", "meeting", "optional"):
@@ -347,8 +360,8 @@ def _legend(out: _Out, lay: Layout) -> None:
             x += 36
         elif kind == "decision":
             out.add(
-                f'<polygon points="{_n(x + 10)},{_n(cy - 10)} {_n(x + 20)},{_n(cy)} {_n(x + 10)},{_n(cy + 10)} '
-                f'{_n(x)},{_n(cy)}" fill="{GATE_FILL}" stroke="{GATE_STROKE}" stroke-width="1.2"/>'
+                f'<polygon points="{_points(_diamond(Box(x, cy - 10, 20, 20)))}" '
+                f'fill="{GATE_FILL}" stroke="{GATE_STROKE}" stroke-width="1.2"/>'
             )
             x += 26
         else:

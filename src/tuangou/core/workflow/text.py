@@ -79,3 +79,20 @@ def wrap(text: str, width: float, size: float) -> list[str]:
 
 def block_width(lines: list[str], size: float) -> float:
     return max((text_width(line, size) for line in lines), default=0.0)
+
+
+def wrap_balanced(text: str, width: float, size: float) -> list[str]:
+    """Like `wrap`, with lines of even length: "團購部登記後開票 / 發貨" becomes 5 + 5."""
+    lines = wrap(text, width, size)
+    if len(lines) < 2:
+        return lines
+    low, high = width / len(lines), width
+    best = lines
+    for _ in range(12):  # bisect the narrowest width that keeps the same number of lines
+        mid = (low + high) / 2
+        candidate = wrap(text, mid, size)
+        if len(candidate) <= len(lines) and block_width(candidate, size) <= mid + 0.01:
+            best, high = candidate, mid
+        else:
+            low = mid
+    return best

@@ -30,7 +30,7 @@ def validate(process: Process) -> None:
         raise ProcessDeclarationError(process.name, problems)
 
 
-def find_problems(process: Process) -> list[str]:  # noqa: C901 - a flat list of checks reads best
+def find_problems(process: Process) -> list[str]:
     problems: list[str] = []
     add = problems.append
 

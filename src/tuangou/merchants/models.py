@@ -5,6 +5,7 @@ The BD pipeline and the agreement workflow come with the merchant issue; deals n
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.models import City
+from tuangou.core.money import MoneyField
 
 
 class Merchant(models.Model):
@@ -27,6 +29,8 @@ class Merchant(models.Model):
     city = models.ForeignKey(City, verbose_name=_("city"), on_delete=models.PROTECT, related_name="merchants")
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     description = models.TextField(_("description"), blank=True)
+    promotions = models.TextField(_("promotions"), blank=True, help_text=_("Shown on the merchant's mini-site"))
+    video_url = models.URLField(_("video"), blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -45,7 +49,7 @@ class Merchant(models.Model):
 
         if has_role(user, Role.OPERATOR, Role.BD_REP, Role.FINANCE):
             return models.Q()
-        return models.Q(members__user=user)
+        return models.Q(pk__in=MerchantMember.objects.filter(user=user).values("merchant"))
 
 
 class Store(models.Model):
@@ -72,8 +76,10 @@ class Store(models.Model):
 
         if has_role(user, Role.OPERATOR, Role.BD_REP, Role.FINANCE):
             return models.Q()
-        admin = models.Q(merchant__members__user=user, merchant__members__store__isnull=True)
-        clerk = models.Q(members__user=user)
+        # Subqueries, not joins: a list of stores never repeats a row.
+        memberships = MerchantMember.objects.filter(user=user)
+        admin = models.Q(merchant__in=memberships.filter(store__isnull=True).values("merchant"))
+        clerk = models.Q(pk__in=memberships.filter(store__isnull=False).values("store"))
         return admin | clerk
 
 
@@ -103,3 +109,78 @@ class MerchantMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.store or self.merchant}"
+
+
+class Agreement(models.Model):
+    """合作協議: what the merchant and the platform agreed (S4 達成合作事宜).
+
+    Commission by rate (a percentage of sales) or per person (S4 按人數獲得提成), a settlement
+    cycle and a validity window. A deal can only be created for a merchant whose agreement is
+    signed and valid on the day. The BD pipeline that produces agreements comes with issue 6.
+    """
+
+    class CommissionKind(models.TextChoices):
+        RATE = "rate", _("Rate of sales")
+        PER_PERSON = "per_person", _("Per person")
+
+    class Cycle(models.TextChoices):
+        WEEKLY = "weekly", _("Weekly")
+        SEMIMONTHLY = "semimonthly", _("Twice a month")
+        MONTHLY = "monthly", _("Monthly")
+
+    merchant = models.ForeignKey(
+        Merchant, verbose_name=_("merchant"), on_delete=models.CASCADE, related_name="agreements"
+    )
+    commission_kind = models.CharField(
+        _("commission kind"), max_length=12, choices=CommissionKind.choices, default=CommissionKind.RATE
+    )
+    commission_rate = models.DecimalField(
+        _("commission rate (%)"), max_digits=5, decimal_places=2, default=0, help_text=_("Percent of sales")
+    )
+    commission_per_person = MoneyField(_("commission per person"), default=0)
+    settlement_cycle = models.CharField(
+        _("settlement cycle"), max_length=12, choices=Cycle.choices, default=Cycle.MONTHLY
+    )
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"))
+    signed_at = models.DateTimeField(_("signed"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("agreement")
+        verbose_name_plural = _("agreements")
+        ordering = ["merchant", "-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(valid_until__gte=models.F("valid_from")), name="agreement_valid_window"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(commission_rate__gte=0, commission_rate__lte=100),
+                name="agreement_rate_percent",
+            ),
+            models.CheckConstraint(condition=models.Q(commission_per_person__gte=0), name="agreement_per_person_pos"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant} {self.valid_from}–{self.valid_until}"
+
+    @classmethod
+    def owned_by(cls, user: Any) -> models.Q:
+        from tuangou.accounts.roles import Role
+        from tuangou.core.ownership import has_role
+
+        if has_role(user, Role.OPERATOR, Role.BD_REP, Role.FINANCE):
+            return models.Q()
+        return models.Q(merchant__members__user=user, merchant__members__store__isnull=True)
+
+    @classmethod
+    def current_for(cls, merchant: Merchant, on: date | None = None) -> Agreement | None:
+        """The signed agreement valid on `on` (today by default), newest first."""
+        from tuangou.core.time import local_date
+
+        day = on or local_date()
+        return (
+            cls.objects.filter(merchant=merchant, signed_at__isnull=False, valid_from__lte=day, valid_until__gte=day)
+            .order_by("-valid_from", "-pk")
+            .first()
+        )

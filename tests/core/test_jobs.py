@@ -1,0 +1,104 @@
+"""Jobs run after commit, in every mode, through the same `enqueue` call."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from tuangou.core import jobs
+from tuangou.messaging.models import OutboxMessage
+from tuangou.messaging.services import message_send
+
+
+def _wait_sent(pk: int, seconds: float = 30.0) -> OutboxMessage:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        message = OutboxMessage.objects.get(pk=pk)
+        if message.status != OutboxMessage.Status.QUEUED:
+            return message
+        time.sleep(0.2)
+    return OutboxMessage.objects.get(pk=pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eager_job_runs_after_commit_and_not_after_rollback(settings):
+    settings.JOBS_MODE = "eager"
+    with transaction.atomic():
+        message = message_send(to="13800000001", template="otp_login", params={"code": "123456", "minutes": 5})
+        assert OutboxMessage.objects.get(pk=message.pk).status == "queued"  # not before commit
+    assert OutboxMessage.objects.get(pk=message.pk).status == "sent"
+
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), transaction.atomic():
+        message_send(to="13800000002", template="otp_login", params={"code": "1", "minutes": 5})
+        raise Boom
+    assert not OutboxMessage.objects.filter(to="13800000002").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_runner_runs_queued_and_periodic_jobs(settings):
+    settings.JOBS_MODE = "embedded"
+    ticks: list[int] = []
+    jobs.job("test.tick", every=0.2)(lambda: ticks.append(1))
+    runner = jobs.EmbeddedRunner(threads=1)
+    original = jobs._runner
+    jobs._runner = runner
+    try:
+        runner.start(clock=True)
+        message = message_send(to="13800000003", template="otp_login", params={"code": "1", "minutes": 5})
+        assert _wait_sent(message.pk).status == "sent"
+        deadline = time.monotonic() + 10
+        while len(ticks) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(ticks) >= 2
+    finally:
+        runner.stop()
+        jobs._runner = original
+        jobs._registry.pop("test.tick", None)
+
+
+def test_unknown_job_is_refused():
+    with pytest.raises(KeyError):
+        jobs.enqueue("no.such.job")
+
+
+def test_beat_schedule_comes_from_the_registry():
+    jobs.job("test.every_minute", every=60)(lambda: None)
+    try:
+        assert jobs.beat_schedule()["test.every_minute"] == {"task": "test.every_minute", "schedule": 60}
+    finally:
+        jobs._registry.pop("test.every_minute", None)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_celery_worker_runs_the_job(settings, tmp_path):
+    """Scaled mode for real: a Celery worker process on the Redis broker delivers the message."""
+    settings.JOBS_MODE = "celery"
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tuangou.config.settings.test",
+        "DATABASE_URL": url,
+        "JOBS_MODE": "celery",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tuangou.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
+        env=env,
+        stdout=open(tmp_path / "worker.log", "w"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        message = message_send(to="13800000004", template="otp_login", params={"code": "1", "minutes": 5})
+        sent = _wait_sent(message.pk, seconds=60)
+        assert sent.status == "sent", (tmp_path / "worker.log").read_text()[-2000:]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)

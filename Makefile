@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: lock install demo test lint typecheck unit bench messages clean
+.PHONY: messages-update lock install demo test lint typecheck unit bench messages clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,3 +40,6 @@ clean:
 
 lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock --custom-compile-command "make lock"
+
+messages-update: install  ## extract strings, fill en and zh_Hans (from zh_Hant); then translate zh_Hant
+	$(BIN)/tuangou i18n update

@@ -20,7 +20,8 @@ class Role(models.TextChoices):
 
 
 # Lanes of processes that are parties outside the platform's staff, not groups of users.
-EXTERNAL_LANES = {"customer": _("Customer"), "supplier": _("Supplier")}
+# "system" is the platform itself: its clock moves deals on time with no user behind the action.
+EXTERNAL_LANES = {"customer": _("Customer"), "supplier": _("Supplier"), "system": _("Platform (clock)")}
 
 # Model permissions per role as "app_label.codename". Later domains add theirs here: one table
 # to read when asking "what may a finance user do?".

@@ -68,7 +68,7 @@ class Command(BaseCommand):
         if action == "update":
             self.update()
         else:
-            problems = self.check()
+            problems = self.check_catalogues()
             if problems:
                 raise CommandError("translation catalogues are incomplete:\n" + "\n".join(problems))
             self.stdout.write(self.style.SUCCESS("catalogues complete"))
@@ -100,7 +100,7 @@ class Command(BaseCommand):
         for msgid in missing[:50]:
             self.stdout.write(f"  {msgid}")
 
-    def check(self) -> list[str]:
+    def check_catalogues(self) -> list[str]:
         problems = []
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(tmp) / "tuangou"

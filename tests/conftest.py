@@ -21,7 +21,7 @@ from tuangou.accounts.roles import Role
 from tuangou.accounts.services import api_token_create, roles_sync, user_grant_role
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PASSWORD = "correct-horse-battery-9"  # noqa: S105 - test data
+PASSWORD = "correct-horse-battery-9"
 
 
 def _need(what: str, available: bool) -> None:
@@ -59,7 +59,9 @@ _counter = iter(range(10_000_000))
 def make_user(roles: None) -> Callable[..., User]:
     """make_user(role="operator", mobile=None, password=PASSWORD) → a saved user with that role."""
 
-    def make(role: str | None = Role.MEMBER, *, mobile: str | None = None, password: str = PASSWORD, **extra: Any) -> User:
+    def make(
+        role: str | None = Role.MEMBER, *, mobile: str | None = None, password: str = PASSWORD, **extra: Any
+    ) -> User:
         number = mobile or f"139{next(_counter):08d}"
         user = User.objects.create_user(number, password, **extra)
         if role:

@@ -29,9 +29,8 @@ def _manage(argv: Sequence[str]) -> None:
 
 def _prepare() -> None:
     """Migrate and compile the translation catalogues: what every start needs."""
-    from django.core.management import call_command
-
     from django.conf import settings
+    from django.core.management import call_command
 
     from tuangou.core.i18n import compile_catalogues
 

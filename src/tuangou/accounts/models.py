@@ -38,7 +38,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     mobile = models.CharField(_("mobile number"), max_length=11, unique=True)
     email = models.EmailField(_("e-mail"), blank=True)
     name = models.CharField(_("name"), max_length=60, blank=True)
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)  # type: ignore[misc]
     is_staff = models.BooleanField(_("may use the Django admin"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
     language = models.CharField(_("language"), max_length=10, blank=True)

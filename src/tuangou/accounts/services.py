@@ -93,7 +93,9 @@ def otp_verify(*, mobile: str, purpose: str, code: str, field: str = "code") -> 
             .first()
         )
         if otp is None or otp.attempts >= settings.OTP_MAX_ATTEMPTS:
-            raise ValidationFailed.field(field, _("The code has expired. Please request a new one."), code="otp_expired")
+            raise ValidationFailed.field(
+                field, _("The code has expired. Please request a new one."), code="otp_expired"
+            )
         if not hmac.compare_digest(otp.code_hash, _code_hash(mobile, purpose, code)):
             OneTimeCode.objects.filter(pk=otp.pk).update(attempts=F("attempts") + 1)
             wrong = ValidationFailed.field(field, _("The code is not correct."), code="otp_wrong")

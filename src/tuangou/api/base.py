@@ -39,7 +39,7 @@ api = NinjaAPI(
     title="tuangou API",
     version="1",
     description=(
-        "The tuangou group-buying API. Money is a decimal string in yuan (\"19.90\"); times are ISO 8601 "
+        'The tuangou group-buying API. Money is a decimal string in yuan ("19.90"); times are ISO 8601 '
         "with an offset. Errors are JSON objects with a stable `code`, a `message` in the caller's language "
         "and per-field `errors`. Authenticate with `Authorization: Bearer <token>` (POST /auth/token) or the "
         "browser session."

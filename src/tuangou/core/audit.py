@@ -23,6 +23,7 @@ def audit(
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         ip=ip if ip and ip != "unknown" else None,
-        data={k: (str(v) if not isinstance(v, (int, float, bool, type(None), list, dict)) else v)
-              for k, v in data.items()},
+        data={
+            k: (str(v) if not isinstance(v, (int, float, bool, type(None), list, dict)) else v) for k, v in data.items()
+        },
     )

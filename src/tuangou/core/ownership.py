@@ -71,7 +71,7 @@ def visible_to(queryset: models.QuerySet[M], user: Any) -> models.QuerySet[M]:
 def get_visible(queryset: models.QuerySet[M], user: Any, **lookup: Any) -> M:
     try:
         return visible_to(queryset, user).get(**lookup)
-    except queryset.model.DoesNotExist as exc:
+    except queryset.model.DoesNotExist as exc:  # type: ignore[attr-defined]
         raise NotFound() from exc
 
 

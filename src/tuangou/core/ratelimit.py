@@ -44,7 +44,7 @@ def hit(scope: str, ident: str, *, limit: int | None = None, window: int | None 
 
 
 def reset(scope: str, ident: str) -> None:
-    limit, window = settings.RATE_LIMITS[scope]
+    _limit, window = settings.RATE_LIMITS[scope]
     cache.delete(_key(scope, ident, window)[0])
 
 

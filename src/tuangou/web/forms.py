@@ -25,7 +25,9 @@ class ServiceForm(forms.Form):
 
 class PasswordLoginForm(ServiceForm):
     mobile = forms.CharField(label=_("Mobile number"), max_length=20, widget=forms.TextInput(attrs=_mobile))
-    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    password = forms.CharField(
+        label=_("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
 
 
 class CodeLoginForm(ServiceForm):

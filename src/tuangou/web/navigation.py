@@ -33,8 +33,4 @@ def add(item: NavItem) -> None:
 def back_office_nav(user: Any) -> list[dict[str, Any]]:
     if not getattr(user, "is_authenticated", False):
         return []
-    return [
-        {"title": item.title, "url": reverse(item.url_name)}
-        for item in NAV
-        if has_role(user, *item.roles)
-    ]
+    return [{"title": item.title, "url": reverse(item.url_name)} for item in NAV if has_role(user, *item.roles)]

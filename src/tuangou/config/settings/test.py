@@ -28,4 +28,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-STATIC_ROOT = None  # whitenoise serves from the finders in tests
+STATIC_ROOT = None  # type: ignore[assignment]  # whitenoise serves from the finders in tests

@@ -12,6 +12,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         accounts = demo_load()
         labels = dict(Role.choices)
-        self.stdout.write(self.style.SUCCESS("Demo accounts (password: %s)" % DEMO_PASSWORD))
+        self.stdout.write(self.style.SUCCESS(f"Demo accounts (password: {DEMO_PASSWORD})"))
         for mobile, role, name in accounts:
             self.stdout.write(f"  {mobile}  {role:<11} {labels[role]} — {name}")

@@ -15,8 +15,10 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
     "otp_login": (_("[%(site)s] Your sign-in code is %(code)s, valid for %(minutes)s minutes."), True),
     "otp_register": (_("[%(site)s] Your registration code is %(code)s, valid for %(minutes)s minutes."), True),
     "otp_reset": (
-        _("[%(site)s] Your password reset code is %(code)s, valid for %(minutes)s minutes. "
-          "If you did not ask for it, ignore this message."),
+        _(
+            "[%(site)s] Your password reset code is %(code)s, valid for %(minutes)s minutes. "
+            "If you did not ask for it, ignore this message."
+        ),
         True,
     ),
 }

@@ -27,6 +27,8 @@ INSTALLED_APPS = [
     "tuangou.messaging",
     "tuangou.merchants",
     "tuangou.deals",
+    "tuangou.orders",
+    "tuangou.catalog",
     "tuangou.salesdesk",
     "tuangou.web",
 ]

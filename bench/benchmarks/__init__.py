@@ -1,0 +1,1 @@
+"""Each module registers benchmarks with `bench.registry.benchmark`."""

@@ -21,6 +21,23 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
         ),
         True,
     ),
+    "payment_received": (
+        _("[%(site)s] We received %(amount)s for order %(order)s (%(deal)s). Thank you!"),
+        False,
+    ),
+    "voucher_issued": (
+        _("[%(site)s] Your voucher for %(deal)s: %(code)s%(password_text)s, valid %(valid_from)s to "
+          "%(valid_until)s. Show it at the store."),
+        True,
+    ),
+    "voucher_verified": (
+        _("[%(site)s] Your voucher %(code_tail)s for %(deal)s was used at %(store)s on %(when)s."),
+        False,
+    ),
+    "refund_done": (
+        _("[%(site)s] %(amount)s for order %(order)s has been refunded to %(destination)s."),
+        False,
+    ),
 }
 
 

@@ -33,6 +33,8 @@ class ConsoleProvider:
 
 
 PROVIDERS: dict[str, type] = {"console": ConsoleProvider}
+PROVIDERS["aliyun"] = __import__("tuangou.messaging.providers.aliyun", fromlist=["_"]).AliyunSmsProvider
+PROVIDERS["tencent"] = __import__("tuangou.messaging.providers.tencent", fromlist=["_"]).TencentSmsProvider
 
 
 def get_provider(name: str | None = None) -> SmsProvider:

@@ -163,3 +163,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Orders: how long an unpaid order holds its stock; whether the storefront offers the built-in
+# "pay now" stand-in (demo only, until the payments issue's sandbox gateway plugs in).
+ORDERS_PAYMENT_MINUTES = env_int("ORDERS_PAYMENT_MINUTES", 15)
+ORDERS_DEMO_PAY = env_bool("ORDERS_DEMO_PAY", False)

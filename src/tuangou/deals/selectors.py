@@ -1,0 +1,70 @@
+"""Reads of deals for the storefront, the back office and the API."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tuangou.core.money import money
+from tuangou.core.ownership import visible_to
+from tuangou.deals.models import Deal, Team
+
+
+def _with_related(qs: QuerySet[Deal]) -> QuerySet[Deal]:
+    return qs.select_related("merchant", "city", "category").prefetch_related("tiers", "media")
+
+
+def deal_list_public(
+    *, city: str | None = None, category: str | None = None, q: str | None = None, status: str | None = None
+) -> QuerySet[Deal]:
+    """Deals the storefront lists: on sale first, filtered by city, category, words and status."""
+    qs = Deal.objects.public()
+    if city:
+        qs = qs.filter(city__slug=city)
+    if category:
+        qs = qs.filter(category__slug=category)
+    if q:
+        words = q.strip()[:60]
+        qs = qs.filter(Q(title__icontains=words) | Q(summary__icontains=words) | Q(merchant__name__icontains=words))
+    if status:
+        qs = qs.filter(status=status)
+    return _with_related(qs).order_by("ends_at", "pk")
+
+
+def deal_list_for(user: Any, *, status: str | None = None, merchant_id: int | None = None) -> QuerySet[Deal]:
+    """The deals a merchant's people or an operator may see in the back office."""
+    qs = visible_to(Deal.objects.all(), user).distinct()
+    if status:
+        qs = qs.filter(status=status)
+    if merchant_id:
+        qs = qs.filter(merchant_id=merchant_id)
+    return _with_related(qs).order_by("-pk")
+
+
+def deal_public(*, deal_id: int) -> Deal | None:
+    return _with_related(Deal.objects.public().select_related("merchant__city")).filter(pk=deal_id).first()
+
+
+def deal_tier_differences(*, deal_id: int) -> list[tuple[int, Decimal]]:
+    """量大價優 at close: (order id, amount to refund) for every paid order that paid above the final price."""
+    deal = Deal.objects.get(pk=deal_id)
+    if deal.final_unit_price is None:
+        return []
+    final = deal.final_unit_price
+    rows = deal.orders.filter(status="paid", unit_price__gt=final).values_list("pk", "unit_price", "quantity")
+    return [(pk, money((price - final) * qty)) for pk, price, qty in rows]
+
+
+def team_public(*, team_id: int) -> Team | None:
+    return (
+        Team.objects.select_related("deal", "deal__merchant", "leader")
+        .prefetch_related("orders__user")
+        .filter(pk=team_id)
+        .first()
+    )
+
+
+def teams_forming(*, deal: Deal) -> QuerySet[Team]:
+    return Team.objects.filter(deal=deal, status="forming").select_related("leader").order_by("expires_at")

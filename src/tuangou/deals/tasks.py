@@ -1,0 +1,16 @@
+"""The deals clock: runs every 30 seconds in both modes (embedded clock thread, Celery beat)."""
+
+from tuangou.core.jobs import job
+from tuangou.deals import services
+
+TICK_SECONDS = 30
+
+
+@job("deals.tick", every=TICK_SECONDS)
+def tick() -> None:
+    services.deals_tick()
+
+
+@job("deals.advance")
+def advance(*, deal_id: int) -> None:
+    services.deal_advance(deal_id=deal_id)

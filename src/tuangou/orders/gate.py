@@ -1,0 +1,84 @@
+"""The Redis gate: turns sold-out join requests away without touching the database.
+
+With `REDIS_URL` set, each deal on sale has a counter of units still available. A join takes
+its units from the counter atomically (a Lua script) before it goes to the database; when the
+counter cannot cover the request, the request is refused at once. The database stays the source
+of truth: the guarded UPDATE decides, and the gate only filters. Its counter lives for
+`TTL` seconds and is then rebuilt from the database, so a lost release heals by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+TTL = 30
+_TAKE = """
+local v = redis.call('GET', KEYS[1])
+if not v then return -2 end
+if tonumber(v) < tonumber(ARGV[1]) then return -1 end
+return redis.call('DECRBY', KEYS[1], ARGV[1])
+"""
+_GIVE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+return -2
+"""
+_client: Any = None
+
+
+def enabled() -> bool:
+    return bool(getattr(settings, "REDIS_URL", ""))
+
+
+def _redis() -> Any:
+    global _client
+    if _client is None:
+        import redis
+
+        _client = redis.Redis.from_url(settings.REDIS_URL)
+    return _client
+
+
+def _key(deal_id: int) -> str:
+    return f"tuangou:deal:{deal_id}:available"
+
+
+def take(deal_id: int, quantity: int) -> bool:
+    """Take `quantity` from the gate. False: sold out, refuse without asking the database."""
+    if not enabled():
+        return True
+    try:
+        client = _redis()
+        result = client.eval(_TAKE, 1, _key(deal_id), quantity)
+        if result == -2:
+            from tuangou.deals.models import Deal
+
+            available = Deal.objects.filter(pk=deal_id).values_list("stock", "sold_units", "reserved_units").first()
+            if available is None:
+                return True
+            stock, sold, reserved = available
+            client.set(_key(deal_id), max(0, stock - sold - reserved), nx=True, ex=TTL)
+            result = client.eval(_TAKE, 1, _key(deal_id), quantity)
+        return bool(result >= 0)
+    except Exception:  # the gate is an optimisation: when Redis fails, the database decides
+        log.warning("redis gate unavailable", exc_info=True)
+        return True
+
+
+def give(deal_id: int, quantity: int) -> None:
+    """Give units back (an order expired or was cancelled, or the database refused the join)."""
+    if not enabled():
+        return
+    try:
+        _redis().eval(_GIVE, 1, _key(deal_id), quantity)
+    except Exception:
+        log.warning("redis gate unavailable", exc_info=True)
+
+
+def reset(deal_id: int) -> None:
+    if enabled():
+        _redis().delete(_key(deal_id))

@@ -1,0 +1,390 @@
+"""Joining a deal, paying, cancelling and expiring orders: stock that never oversells.
+
+The chain of a join (each step small and named, OrderCreator-style):
+
+1. check the request (quantity, the deal on sale, the member's conditions);
+2. ask the Redis gate, if there is one, to turn a sold-out request away early;
+3. in one short transaction: reserve stock with a guarded UPDATE
+   (``reserved_units + sold_units + n <= stock``), reserve the member's quota with a guarded
+   UPDATE (``reserved + paid + n <= limit``), take a team seat likewise, create the order and
+   remember the Idempotency-Key. Any refusal rolls all of it back.
+
+Rows are locked in one order everywhere — order, deal, team, member row — so two buyers never
+deadlock. Quantity sold counts paid orders only (S5); reserved units hold stock for unpaid
+orders until they expire and give it back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from tuangou.core import events
+from tuangou.core.audit import audit
+from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tuangou.core.ownership import get_visible, require_login
+from tuangou.core.time import now as _now
+from tuangou.deals import services as deal_services
+from tuangou.deals.models import Deal, Team
+from tuangou.deals.services import state_transition
+from tuangou.orders import gate
+from tuangou.orders.models import DealBuyer, IdempotencyKey, Order
+from tuangou.orders.process import ORDER
+
+PAID_STATES = ("paid", "refunded", "completed")
+
+
+def _order_number(now: dt.datetime) -> str:
+    # Random, not sequential: no check-then-act counter, and the unique index settles the rest.
+    return f"{now:%Y%m%d}{secrets.randbelow(10**12):012d}"
+
+
+def _check_quantity(quantity: Any) -> int:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+        raise ValidationFailed.field("quantity", _("Enter a quantity of at least 1."), code="invalid_quantity")
+    return quantity
+
+
+def _fingerprint(**request: Any) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _replay(user: Any, key: str | None, fingerprint: str) -> Order | None:
+    """The order an earlier request with the same Idempotency-Key created, if any."""
+    if not key:
+        return None
+    found = IdempotencyKey.objects.select_related("order").filter(user=user, key=key).first()
+    if found is None:
+        return None
+    if found.fingerprint != fingerprint:
+        raise Conflict(
+            _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
+        )
+    return found.order
+
+
+def _check_key(key: str | None) -> str | None:
+    if key is None or key == "":
+        return None
+    if len(key) > 100:
+        raise ValidationFailed.field("Idempotency-Key", _("At most 100 characters."), code="invalid_idempotency_key")
+    return key
+
+
+def _check_conditions(deal: Deal, user: Any) -> None:
+    if deal.new_members_only and Order.objects.filter(user=user, status__in=PAID_STATES).exists():
+        raise Forbidden(_("This deal is for new members only."), code="new_members_only")
+
+
+def _check_on_sale(deal: Deal, now: dt.datetime) -> None:
+    if not deal.on_sale or not (deal.starts_at <= now < deal.ends_at):
+        raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
+
+
+def _reserve_stock(deal: Deal, quantity: int) -> None:
+    """The guarded UPDATE: succeeds only while paid + reserved + quantity fits in the stock."""
+    taken = Deal.objects.filter(
+        pk=deal.pk,
+        status__in=Deal.ON_SALE,
+        reserved_units__lte=F("stock") - F("sold_units") - quantity,
+    ).update(reserved_units=F("reserved_units") + quantity)
+    if not taken:
+        fresh = Deal.objects.filter(pk=deal.pk).values_list("stock", "sold_units", "reserved_units", "status").first()
+        if fresh is None or fresh[3] not in Deal.ON_SALE:
+            raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
+        left = max(0, fresh[0] - fresh[1] - fresh[2])
+        if left == 0:
+            raise Conflict(_("Sold out."), code="sold_out")
+        raise ValidationFailed.field("quantity", _("Only %(n)d left.") % {"n": left}, code="not_enough_stock")
+
+
+def _reserve_quota(deal: Deal, user: Any, quantity: int) -> None:
+    """The member's limit, by a guarded UPDATE on their row (created once, race-safe)."""
+    if quantity > deal.per_member_limit:
+        raise ValidationFailed.field(
+            "quantity", _("At most %(n)d per member.") % {"n": deal.per_member_limit}, code="over_limit"
+        )
+    try:
+        with transaction.atomic():
+            DealBuyer.objects.get_or_create(deal=deal, user=user)
+    except IntegrityError:  # created by a concurrent request of the same member
+        pass
+    taken = DealBuyer.objects.filter(
+        deal=deal, user=user, reserved_units__lte=deal.per_member_limit - quantity - F("paid_units")
+    ).update(reserved_units=F("reserved_units") + quantity)
+    if not taken:
+        raise ValidationFailed.field(
+            "quantity",
+            _("At most %(n)d per member, including your earlier orders.") % {"n": deal.per_member_limit},
+            code="over_limit",
+        )
+
+
+def _take_seat(team: Team) -> None:
+    taken = Team.objects.filter(pk=team.pk, status__in=("open", "forming"), seats_taken__lt=F("size")).update(
+        seats_taken=F("seats_taken") + 1
+    )
+    if not taken:
+        raise Conflict(_("This team is full or closed."), code="team_full")
+
+
+def _place(
+    *,
+    actor: Any,
+    deal: Deal,
+    quantity: int,
+    unit_price: Any,
+    idempotency_key: str | None,
+    fingerprint: str,
+    team: Team | None = None,
+    is_leader: bool = False,
+) -> Order:
+    now = _now()
+    if not gate.take(deal.pk, quantity):
+        raise Conflict(_("Sold out."), code="sold_out")
+    try:
+        with transaction.atomic():
+            _reserve_stock(deal, quantity)
+            if team is not None:
+                _take_seat(team)
+            _reserve_quota(deal, actor, quantity)
+            order = Order.objects.create(
+                number=_order_number(now),
+                user=actor,
+                deal=deal,
+                team=team,
+                is_leader=is_leader,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=unit_price * quantity,
+                expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
+            )
+            if idempotency_key:
+                IdempotencyKey.objects.create(
+                    user=actor, key=idempotency_key, scope="order", fingerprint=fingerprint, order=order
+                )
+            audit("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
+    except IntegrityError:
+        gate.give(deal.pk, quantity)
+        # Two requests with one Idempotency-Key raced: the other one won; return its order.
+        replay = _replay(actor, idempotency_key, fingerprint)
+        if replay is not None:
+            return replay
+        raise
+    except Exception:
+        gate.give(deal.pk, quantity)
+        raise
+    return order
+
+
+def _load_deal(deal_id: int) -> Deal:
+    deal = Deal.objects.select_related("merchant").prefetch_related("tiers").filter(pk=deal_id).first()
+    if deal is None or deal.status in ("draft", "submitted", "returned", "approved"):
+        raise NotFound()
+    return deal
+
+
+def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str | None = None) -> Order:
+    """Join a deal for `quantity` units: an order that holds the stock until it is paid or expires.
+
+    Two buyers can never both get the last unit (guarded UPDATE; the row lock serialises them);
+    a member never holds more than the deal's limit; the same Idempotency-Key returns the same
+    order. Bad input raises ValidationFailed naming the field, and nothing changes.
+    """
+    require_login(actor)
+    key = _check_key(idempotency_key)
+    qty = _check_quantity(quantity)
+    fingerprint = _fingerprint(action="join", deal=deal_id, quantity=qty)
+    if (replay := _replay(actor, key, fingerprint)) is not None:
+        return replay
+    deal = _load_deal(deal_id)
+    if deal.is_team:
+        raise Conflict(_("This is a team buy: open a team or join one."), code="team_buy_only")
+    _check_on_sale(deal, _now())
+    _check_conditions(deal, actor)
+    return _place(
+        actor=actor,
+        deal=deal,
+        quantity=qty,
+        unit_price=deal.current_price,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+    )
+
+
+def team_open(*, actor: Any, deal_id: int, idempotency_key: str | None = None) -> Order:
+    """A leader opens a team of N and places the first order (leader price, if any).
+
+    The team waits for its leader's payment; only then does its clock start and others may join.
+    """
+    require_login(actor)
+    key = _check_key(idempotency_key)
+    fingerprint = _fingerprint(action="team_open", deal=deal_id)
+    if (replay := _replay(actor, key, fingerprint)) is not None:
+        return replay
+    deal = _load_deal(deal_id)
+    if not deal.is_team:
+        raise Conflict(_("This deal has no team buys."), code="not_a_team_buy")
+    _check_on_sale(deal, _now())
+    _check_conditions(deal, actor)
+    with transaction.atomic():
+        team = Team.objects.create(deal=deal, leader=actor, size=deal.team_size or 2)
+        audit("team_buy.open", actor=actor, obj=team, deal=deal.pk)
+        return _place(
+            actor=actor,
+            deal=deal,
+            quantity=1,
+            unit_price=deal.leader_price or deal.group_price,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            team=team,
+            is_leader=True,
+        )
+
+
+def team_join(*, actor: Any, team_id: int, idempotency_key: str | None = None) -> Order:
+    """Join a team whose leader has paid; a team never takes more than its N members."""
+    require_login(actor)
+    key = _check_key(idempotency_key)
+    fingerprint = _fingerprint(action="team_join", team=team_id)
+    if (replay := _replay(actor, key, fingerprint)) is not None:
+        return replay
+    team = Team.objects.select_related("deal").filter(pk=team_id).first()
+    if team is None:
+        raise NotFound()
+    if team.status != "forming":
+        raise Conflict(_("This team is not open for members."), code="team_not_forming")
+    if Order.objects.filter(team=team, user=actor, status__in=("pending", *PAID_STATES)).exists():
+        raise Conflict(_("You are already in this team."), code="already_in_team")
+    deal = _load_deal(team.deal_id)
+    _check_on_sale(deal, _now())
+    _check_conditions(deal, actor)
+    return _place(
+        actor=actor,
+        deal=deal,
+        quantity=1,
+        unit_price=deal.group_price,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        team=team,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Paying, cancelling, expiring
+
+
+def order_mark_paid(*, order_id: int, actor: Any = None) -> Order:
+    """Record that an order is paid (called by the payments domain once a payment is confirmed).
+
+    The units move from reserved to sold (S5 數量+1) and the member counts as a buyer; the deal
+    tips the moment its tipping point is paid for; a team's clock starts with its leader's
+    payment and the team fills with its last member's. Paying twice changes nothing. An order
+    that expired, or a deal or team no longer on sale, is refused (Conflict): the payments domain
+    refunds such a payment.
+    """
+    now = _now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise NotFound()
+        if order.status in PAID_STATES:
+            return order
+        if order.status != "pending":
+            raise Conflict(_("This order can no longer be paid."), code="order_not_payable")
+        deal = Deal.objects.select_for_update().get(pk=order.deal_id)
+        if not deal.on_sale:
+            raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
+        team = Team.objects.select_for_update().get(pk=order.team_id) if order.team_id else None
+        if team is not None and team.status not in ("open", "forming"):
+            raise Conflict(_("This team is not open for members."), code="team_not_forming")
+        n = order.quantity
+        first = DealBuyer.objects.filter(deal_id=deal.pk, user_id=order.user_id, paid_units=0).update(
+            reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
+        )
+        if not first:
+            DealBuyer.objects.filter(deal_id=deal.pk, user_id=order.user_id).update(
+                reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
+            )
+        Deal.objects.filter(pk=deal.pk).update(
+            reserved_units=F("reserved_units") - n,
+            sold_units=F("sold_units") + n,
+            buyers=F("buyers") + (1 if first else 0),
+        )
+        state_transition(order, ORDER, "pay", actor=None)
+        Order.objects.filter(pk=order.pk).update(paid_at=now)
+        order.paid_at = now
+        audit("order.paid", actor=actor, obj=order, amount=order.amount)
+        if team is not None:
+            Team.objects.filter(pk=team.pk).update(members_paid=F("members_paid") + 1)
+            team.refresh_from_db()
+            team.deal = deal
+            if order.is_leader and team.status == "open":
+                deal_services.team_leader_paid(team, now)
+            deal_services.team_fill_if_complete(team, now)
+        deal.refresh_from_db()
+        deal_services.deal_tip_if_reached(deal, now)
+        if deal.sold_units >= deal.stock:
+            deal_services._advance(deal, now)  # sold out: close at once, the clock would do it too
+    return order
+
+
+def _release(order: Order, target_action: str, *, actor: Any, now: dt.datetime) -> None:
+    """Give an unpaid order's stock, quota and team seat back. Caller holds the order's lock."""
+    n = order.quantity
+    Deal.objects.select_for_update().filter(pk=order.deal_id).first()  # lock order: deal, team, member row
+    Deal.objects.filter(pk=order.deal_id).update(reserved_units=F("reserved_units") - n)
+    if order.team_id:
+        team = Team.objects.select_for_update().select_related("deal").get(pk=order.team_id)
+        Team.objects.filter(pk=team.pk).update(seats_taken=F("seats_taken") - 1)
+        if order.is_leader and team.status == "open":
+            deal_services.team_cancel(team, now)
+    DealBuyer.objects.filter(deal_id=order.deal_id, user_id=order.user_id).update(
+        reserved_units=F("reserved_units") - n
+    )
+    state_transition(order, ORDER, target_action, actor=actor)
+    Order.objects.filter(pk=order.pk).update(closed_at=now)
+    transaction.on_commit(lambda: gate.give(order.deal_id, n))
+
+
+def order_cancel(*, actor: Any, order_id: int) -> Order:
+    """The member cancels an unpaid order; its stock goes back at once."""
+    require_login(actor)
+    now = _now()
+    with transaction.atomic():
+        order = get_visible(Order.objects.select_for_update(), actor, pk=order_id)
+        if order.user_id != actor.pk:
+            raise NotFound()
+        if order.status != "pending":
+            raise Conflict(_("Only an unpaid order can be cancelled."), code="order_not_cancellable")
+        _release(order, "cancel", actor=actor, now=now)
+    return order
+
+
+def order_expire(*, order_id: int, now: dt.datetime | None = None) -> bool:
+    """An unpaid order past its time expires and gives its stock back. Idempotent."""
+    when = now or _now()
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None or order.status != "pending" or order.expires_at > when:
+            return False
+        _release(order, "expire", actor=None, now=when)
+        events.publish("order.expired", order_id=order.pk, deal_id=order.deal_id)
+    return True
+
+
+def orders_expire_due(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """The clock's job for unpaid orders: expire every one past its time, each in its own transaction."""
+    when = now or _now()
+    ids = list(
+        Order.objects.filter(status="pending", expires_at__lte=when).order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    return sum(1 for pk in ids if order_expire(order_id=pk, now=when))

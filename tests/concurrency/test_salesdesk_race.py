@@ -1,0 +1,114 @@
+"""Sales desk races with real threads on PostgreSQL: register numbers, write-off, hand-over, stock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.salesdesk.conftest import tiny_png
+from tuangou.accounts.models import User
+from tuangou.accounts.roles import Role
+from tuangou.catalog.models import Product
+from tuangou.core.errors import AppError
+from tuangou.salesdesk import services
+from tuangou.salesdesk.models import Collection, Customer, HandOver, Order, WriteOff
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _race(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
+    barrier = threading.Barrier(n)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            value = work(i)
+            with lock:
+                results.append(value)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results, errors
+
+
+@pytest.fixture
+def setup(make_user: Callable[..., User]) -> dict[str, Any]:
+    reps = [make_user(Role.SALES_REP) for _ in range(8)]
+    dept = [make_user(Role.SALES_DEPT) for _ in range(2)]
+    product = Product.objects.create(code="W", name="黃酒", unit="箱", list_price=Decimal("100"), stock_on_hand=5)
+    customer = services.customer_create(actor=dept[0], name="工會")
+    return {"reps": reps, "dept": dept, "product": product, "customer": customer}
+
+
+def test_register_numbers_are_unique_and_consecutive_under_a_race(setup: dict[str, Any]) -> None:
+    customer: Customer = setup["customer"]
+    product: Product = setup["product"]
+
+    def take(i: int) -> str:
+        order, _ = services.order_take(
+            actor=setup["reps"][i], customer_id=customer.pk, lines=[services.LineIn(product.pk, 1)]
+        )
+        return order.number or ""
+
+    numbers, errors = _race(8, take)
+    assert errors == []
+    assert len(set(numbers)) == 8
+    seqs = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
+    assert seqs == list(range(1, 9))
+
+
+def test_last_boxes_go_to_one_shipment(setup: dict[str, Any]) -> None:
+    rep, dept = setup["reps"][0], setup["dept"]
+    orders = []
+    for _ in range(2):
+        order, _ = services.order_take(
+            actor=rep, customer_id=setup["customer"].pk, lines=[services.LineIn(setup["product"].pk, 4)]
+        )
+        services.order_place(order_id=order.pk, actor=rep, channel="written")
+        orders.append(order)
+
+    def ship(i: int) -> str:
+        return services.order_dispatch(order_id=orders[i].pk, actor=dept[i], invoice_number=f"FP{i}").number
+
+    shipped, errors = _race(2, ship)
+    assert len(shipped) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    setup["product"].refresh_from_db()
+    assert setup["product"].stock_on_hand == 1
+
+
+def test_two_clerks_write_off_the_same_order_once(setup: dict[str, Any]) -> None:
+    rep, dept = setup["reps"][0], setup["dept"]
+    order, _ = services.order_take(
+        actor=rep, customer_id=setup["customer"].pk, lines=[services.LineIn(setup["product"].pk, 2)]
+    )
+    services.order_place(order_id=order.pk, actor=rep, channel="written")
+    services.order_dispatch(order_id=order.pk, actor=dept[0], invoice_number="FP1")
+    services.order_sign(order_id=order.pk, actor=rep, receiver_name="李", signature=tiny_png())
+    services.order_collect(order_id=order.pk, actor=rep, amount="200")
+
+    def write_off(i: int) -> WriteOff:
+        return services.order_write_off(order_id=order.pk, actor=dept[i], amount_received="200")
+
+    done, errors = _race(2, write_off)
+    assert len(done) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    order.refresh_from_db()
+    assert order.amount_written_off == Decimal("200.00") and order.amount_handed_over == Decimal("200.00")
+    assert HandOver.objects.count() == 1
+    assert not Collection.objects.filter(hand_over__isnull=True).exists()
+    assert Order.objects.get(pk=order.pk).state == "rep_filing"

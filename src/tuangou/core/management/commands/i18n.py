@@ -28,8 +28,25 @@ from tuangou.core.i18n import LOCALE_DIR, compile_catalogues
 SRC = LOCALE_DIR.parent
 LOCALES = ["zh_Hant", "zh_Hans", "en"]
 # Where mainland usage differs from a character-by-character conversion.
-HANS_TERMS = {"簡訊": "短信", "帳號": "账号", "登入": "登录", "登出": "退出", "密碼": "密码", "網路": "网络",
-              "軟體": "软件", "資料": "数据", "列印": "打印", "影片": "视频", "預設": "默认", "訊息": "消息"}
+HANS_TERMS = {
+    "簡訊": "短信",
+    "帳號": "账号",
+    "登入": "登录",
+    "登出": "退出",
+    "密碼": "密码",
+    "網路": "网络",
+    "軟體": "软件",
+    "資料": "数据",
+    "列印": "打印",
+    "影片": "视频",
+    "預設": "默认",
+    "訊息": "消息",
+    "重設": "重置",
+    "設定": "设置",
+    "連結": "链接",
+    "帳": "账",
+    "欄位": "字段",
+}
 
 
 def _makemessages(src: Path) -> None:

@@ -92,3 +92,8 @@ class City(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The workflow engine's transition log lives with the engine; importing it here registers it
+# with the core app (one table for every process).
+from tuangou.core.workflow.models import TransitionLog  # noqa: E402, F401

@@ -180,9 +180,7 @@ SALES_ORDER = register(
             ),
             Transition("writing_off", "rep_filing", "write_off", by=(DEPT,), title=_("Write off")),
             Transition("rep_filing", "dept_filing", "file", by=(OWNER,), title=_("File in the register")),
-            Transition(
-                "dept_filing", "closed", "record_performance", by=(DEPT,), title=_("Record performance")
-            ),
+            Transition("dept_filing", "closed", "record_performance", by=(DEPT,), title=_("Record performance")),
         ),
     )
 )

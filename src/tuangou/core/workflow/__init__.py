@@ -11,6 +11,7 @@ declaration stays plain Python.
 
 from .declaration import (
     OWNER,
+    SYSTEM,
     Decision,
     Document,
     End,
@@ -28,6 +29,7 @@ from .validate import ProcessDeclarationError, validate
 
 __all__ = [
     "OWNER",
+    "SYSTEM",
     "Decision",
     "Document",
     "End",

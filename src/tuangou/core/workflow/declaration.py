@@ -37,6 +37,8 @@ Label = str | Promise
 
 #: `Transition.by` value meaning "the object's owner", as decided by `Process.owner`.
 OWNER = "owner"
+#: `Transition.by` value (and lane role) of the platform itself, its clock: ``actor=None``.
+SYSTEM = "system"
 
 TaskKind = Literal["task", "meeting"]
 NodeKind = Literal["start", "end", "task", "decision"]

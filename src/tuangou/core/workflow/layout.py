@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -223,9 +224,7 @@ def compute_layout(process: Process) -> Layout:
             lw, lh = block_width(lines, EVENT_FONT), SMALL_LINE * len(lines) + 2
             body = Box(-GATE / 2, -GATE / 2, GATE, GATE)
             lbox = Box(-lw / 2, -GATE / 2 - 6 - lh, lw, lh)
-            shapes[node.name] = NodeShape(
-                node.name, "decision", node.lane, rank[node.name], body, lines, lbox
-            )
+            shapes[node.name] = NodeShape(node.name, "decision", node.lane, rank[node.name], body, lines, lbox)
             footprint[node.name] = max(GATE, lw)
             above[node.name] = GATE / 2 + 6 + lh
             below[node.name] = GATE / 2
@@ -245,7 +244,8 @@ def compute_layout(process: Process) -> Layout:
     n_cols = max(rank.values(), default=0) + 1
     col_w = [0.0] * n_cols
     for name, shape in shapes.items():
-        col_w[shape.rank] = max(col_w[shape.rank], footprint[name])
+        # whole pixels, so that every box edge and port lies exactly on the routing grid
+        col_w[shape.rank] = max(col_w[shape.rank], float(math.ceil(footprint[name])))
     col_x: list[float] = []
     x = MARGIN + HEADER_W + COL_GAP / 2
     for w in col_w:
@@ -268,8 +268,8 @@ def compute_layout(process: Process) -> Layout:
         top = y
         for row in range(rows):
             members = [n for n in shapes if shapes[n].lane == lane.role and sub_row[n] == row]
-            up = max((above[n] for n in members), default=20)
-            down = max((below[n] for n in members), default=20)
+            up = math.ceil(max((above[n] for n in members), default=20))
+            down = math.ceil(max((below[n] for n in members), default=20))
             row_centre[(lane.role, row)] = y + ROW_PAD + up
             y += ROW_PAD * 2 + up + down
         h = max(y - top, LANE_MIN_H)
@@ -279,9 +279,7 @@ def compute_layout(process: Process) -> Layout:
                 row_centre[(lane.role, row)] += shift
         y = top + h
         header_lines = wrap(str(lane.title), HEADER_W - 20, HEADER_FONT)
-        lanes.append(
-            LaneBand(lane.role, header_lines, Box(MARGIN, top, width - 2 * MARGIN, h), lane.external)
-        )
+        lanes.append(LaneBand(lane.role, header_lines, Box(MARGIN, top, width - 2 * MARGIN, h), lane.external))
     body_box = Box(MARGIN, MARGIN + TITLE_H, width - 2 * MARGIN, y - MARGIN - TITLE_H)
     height = y + LEGEND_H + MARGIN
 
@@ -433,8 +431,8 @@ def _route(layout: Layout, back: set[int], col_x: list[float], col_w: list[float
             sprefs, tprefs = {"E": 0.0}, {"N": 0.0}
         points = _search(grid, src, tgt, sprefs, tprefs, used, ports_used)
         if points is None:  # no free corridor: fall back to a straight elbow (never expected)
-            a, b = (src.body.right, src.body.cy), (tgt.body.x, tgt.body.cy)
-            points = [a, ((a[0] + b[0]) / 2, a[1]), ((a[0] + b[0]) / 2, b[1]), b]
+            p0, p1 = (src.body.right, src.body.cy), (tgt.body.x, tgt.body.cy)
+            points = [p0, ((p0[0] + p1[0]) / 2, p0[1]), ((p0[0] + p1[0]) / 2, p1[1]), p1]
         path = EdgePath(i, t, _simplify(points), back=is_back)
         if isinstance(process.nodes.get(t.source), Decision) and t.title:
             path.label_lines = wrap(str(t.title), 110, SMALL_FONT)

@@ -30,9 +30,7 @@ from .layout import (
 )
 from .text import text_width
 
-FONT_FAMILY = (
-    "'Noto Sans CJK TC','Noto Sans TC','PingFang TC','Microsoft JhengHei','Source Han Sans TC',sans-serif"
-)
+FONT_FAMILY = "'Noto Sans CJK TC','Noto Sans TC','PingFang TC','Microsoft JhengHei','Source Han Sans TC',sans-serif"
 
 INK = "#2f3b4c"
 TASK_STROKE = "#3b5b8c"
@@ -112,8 +110,7 @@ def _text_block(
     for k, line in enumerate(lines):
         y = top + line_h * k + size * 0.9
         out.add(
-            f'<text x="{_n(cx)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}"{attr}>'
-            f"{escape(line)}</text>"
+            f'<text x="{_n(cx)}" y="{_n(y)}" font-size="{_n(size)}" text-anchor="{anchor}"{attr}>{escape(line)}</text>'
         )
 
 
@@ -341,10 +338,7 @@ def _legend(out: _Out, lay: Layout) -> None:
     for kind, label in items:
         if kind in ("start", "end"):
             stroke, sw = (END_STROKE, 3) if kind == "end" else (START_STROKE, 1.5)
-            out.add(
-                f'<circle cx="{_n(x + 9)}" cy="{_n(cy)}" r="8" fill="#fff" stroke="{stroke}" '
-                f'stroke-width="{sw}"/>'
-            )
+            out.add(f'<circle cx="{_n(x + 9)}" cy="{_n(cy)}" r="8" fill="#fff" stroke="{stroke}" stroke-width="{sw}"/>')
             x += 22
         elif kind in ("task", "meeting", "optional"):
             dash = ' stroke-dasharray="4 3"' if kind == "optional" else ""

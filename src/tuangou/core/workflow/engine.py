@@ -1,0 +1,267 @@
+"""The engine: a model's state changes only by a declared transition, and every one is logged.
+
+Bind a model's state to its process with `StateField`::
+
+    class Order(models.Model):
+        state = StateField(_("step"), process=SALES_ORDER)
+
+and change it, from a service, with `transition`::
+
+    transition(order, "dispatch", actor=user, documents={"invoice": "FP-0001"})
+
+The field refuses direct assignment (``order.state = "closed"`` raises) and new rows start at
+the process's start. `transition` locks the row (``select_for_update``), looks up the route
+for the action from the row's *current* state, checks that the actor may perform it (their
+roles, or ownership through the process's ``owner`` check, or ``actor=None`` for arrows the
+platform's clock performs), writes the new state and one `TransitionLog` row, all in one
+transaction. A refused transition raises the project's `AppError` with a stable code and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models, transaction
+from django.db.models import signals
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.core.errors import AuthenticationFailed, Conflict, Forbidden, ValidationFailed
+from tuangou.core.ownership import has_role
+
+from .declaration import OWNER, SYSTEM, Process, Route
+from .models import TransitionLog
+from .registry import get as get_process
+from .validate import MAX_NAME_LENGTH
+
+_WRITABLE = "_workflow_writable"
+
+
+class StateDescriptor:
+    """Holds the state value; refuses any change outside the engine (and refresh_from_db)."""
+
+    def __init__(self, field: StateField) -> None:
+        self.field = field
+
+    def __get__(self, instance: models.Model | None, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return instance.__dict__.get(self.field.attname)
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        name = self.field.attname
+        current = instance.__dict__
+        if name in current and current[name] != value and not current.get(_WRITABLE):
+            raise Conflict(
+                _("The %(field)s changes only through a declared transition.") % {"field": self.field.verbose_name},
+                code="transition_direct_change",
+            )
+        instance.__dict__[name] = value
+
+
+@contextmanager
+def _writable(instance: models.Model) -> Iterator[None]:
+    instance.__dict__[_WRITABLE] = True
+    try:
+        yield
+    finally:
+        instance.__dict__.pop(_WRITABLE, None)
+
+
+class StateField(models.CharField):  # type: ignore[type-arg]
+    """A model's state, governed by one declared process.
+
+    Choices and default come from the process (its start). Assigning it directly raises; a new
+    row must start at the process's start.
+    """
+
+    description = "State governed by a declared process"
+
+    def __init__(self, *args: Any, process: Process | str, **kwargs: Any) -> None:
+        self.process_name = process if isinstance(process, str) else process.name
+        if isinstance(process, Process):
+            kwargs.setdefault("choices", process.state_choices)
+            kwargs.setdefault("default", process.initial_state)
+        kwargs.setdefault("max_length", MAX_NAME_LENGTH)
+        kwargs.setdefault("db_index", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["process"] = self.process_name
+        return name, path, args, kwargs
+
+    @property
+    def process(self) -> Process:
+        return get_process(self.process_name)
+
+    def contribute_to_class(self, cls: type[models.Model], name: str, private_only: bool = False) -> None:
+        super().contribute_to_class(cls, name, private_only=private_only)
+        setattr(cls, self.attname, StateDescriptor(self))
+        original = cls.refresh_from_db
+        if not getattr(original, "_workflow_aware", False):
+
+            def refresh_from_db(instance: models.Model, *args: Any, **kwargs: Any) -> None:
+                with _writable(instance):
+                    original(instance, *args, **kwargs)
+
+            refresh_from_db._workflow_aware = True  # type: ignore[attr-defined]
+            cls.refresh_from_db = refresh_from_db  # type: ignore[method-assign,assignment]
+        if not cls._meta.abstract:
+            signals.pre_save.connect(self._check_new_row, sender=cls, weak=False)
+
+    def _check_new_row(self, sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
+        """A new row starts at the process's start (checked before any SQL is sent)."""
+        if instance._state.adding and not instance.__dict__.get(_WRITABLE):
+            start = self.process.initial_state
+            if getattr(instance, self.attname) != start:
+                raise Conflict(
+                    _("A new record starts at “%(state)s”.") % {"state": start},
+                    code="transition_direct_change",
+                )
+
+
+def state_fields(model: type[models.Model] | models.Model) -> list[StateField]:
+    return [f for f in model._meta.concrete_fields if isinstance(f, StateField)]
+
+
+def _field_and_process(
+    obj: models.Model, field: str | None, process: Process | None
+) -> tuple[models.Field[Any, Any], Process]:
+    fields = state_fields(obj)
+    if field is None:
+        if len(fields) != 1:
+            raise TypeError(f"{type(obj).__name__} has {len(fields)} state fields; say which with field=")
+        chosen: models.Field[Any, Any] = fields[0]
+    else:
+        chosen = obj._meta.get_field(field)  # type: ignore[assignment]
+    if process is None:
+        if not isinstance(chosen, StateField):
+            raise TypeError(f"{type(obj).__name__}.{chosen.name} is not a StateField; pass process=")
+        process = chosen.process
+    return chosen, process
+
+
+def allowed(route: Route, process: Process, obj: Any, actor: Any) -> bool:
+    """Whether `actor` may perform `route` on `obj` (actor None: the platform itself)."""
+    if actor is None:
+        return SYSTEM in route.by
+    if not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", False):
+        return False
+    roles = [r for r in route.by if r not in (OWNER, SYSTEM)]
+    if roles and has_role(actor, *roles):
+        return True
+    return OWNER in route.by and process.owner is not None and bool(process.owner(obj, actor))
+
+
+def available_actions(obj: models.Model, actor: Any, *, field: str | None = None) -> list[Route]:
+    """The routes `actor` may take from `obj`'s current state (for buttons and the API)."""
+    chosen, process = _field_and_process(obj, field, None)
+    state = getattr(obj, chosen.attname)
+    return [r for r in process.routes_from(state) if allowed(r, process, obj, actor)]
+
+
+Documents = Mapping[str, Any] | Sequence[str]
+
+
+def _documents(route: Route, process: Process, documents: Documents | None) -> dict[str, Any]:
+    """Check the attached documents; ``{code: reference or None}`` for the log."""
+    if not documents:
+        return {}
+    if isinstance(documents, Mapping):
+        items: dict[str, Any] = {str(k): v for k, v in documents.items()}
+    else:
+        items = dict.fromkeys(documents)
+    permitted: set[str] = set()
+    source_task = process.task(route.source)
+    if source_task is not None:
+        permitted |= set(source_task.documents)
+    for t in route.transitions:
+        permitted |= set(t.documents)
+    unknown = sorted(code for code in items if code not in permitted)
+    if unknown:
+        raise ValidationFailed.field(
+            "documents",
+            _("These documents do not belong to this step: %(codes)s.") % {"codes": ", ".join(unknown)},
+            code="transition_document_unknown",
+        )
+    return {code: (None if ref is None else str(ref)) for code, ref in sorted(items.items())}
+
+
+def transition(
+    obj: models.Model,
+    action: str,
+    *,
+    actor: Any,
+    note: str = "",
+    documents: Documents | None = None,
+    field: str | None = None,
+    process: Process | None = None,
+) -> TransitionLog:
+    """Perform `action` on `obj` as `actor`; return the log row.
+
+    Refuses, changing nothing: an action not declared from the current state (``Conflict``,
+    code ``transition_not_allowed``); an actor without the lane's role and not the owner where
+    the owner may (``Forbidden``, ``transition_forbidden``); a recorded exception without a
+    note (``ValidationFailed``, ``transition_note_required``); documents the step does not
+    produce (``transition_document_unknown``). Two people racing: the row lock makes the
+    second see the first's result, and its action is judged from there.
+    """
+    chosen, proc = _field_and_process(obj, field, process)
+    model = type(obj)
+    with transaction.atomic():
+        locked = model._default_manager.select_for_update().get(pk=obj.pk)
+        current = getattr(locked, chosen.attname)
+        route = proc.route(current, action)
+        if route is None:
+            raise Conflict(
+                _("“%(action)s” is not possible at “%(state)s”.")
+                % {"action": action, "state": _state_title(proc, current)},
+                code="transition_not_allowed",
+            )
+        if actor is not None and not getattr(actor, "is_authenticated", False):
+            raise AuthenticationFailed()
+        if not allowed(route, proc, locked, actor):
+            raise Forbidden(
+                _("You may not “%(action)s” here.") % {"action": route.title},
+                code="transition_forbidden",
+            )
+        note = (note or "").strip()
+        if route.note_required and not note:
+            raise ValidationFailed.field(
+                "note", _("This is an exception to the rule: say why."), code="transition_note_required"
+            )
+        docs = _documents(route, proc, documents)
+        model._default_manager.filter(pk=obj.pk).update(**{chosen.attname: route.target})
+        log = TransitionLog.objects.create(
+            process=proc.name,
+            content_type=ContentType.objects.get_for_model(model),
+            object_id=obj.pk,
+            from_state=current,
+            to_state=route.target,
+            action=action,
+            actor=actor,
+            at=timezone.now(),
+            note=note,
+            documents=docs,
+        )
+    with _writable(obj):
+        setattr(obj, chosen.attname, route.target)
+    return log
+
+
+def history(obj: models.Model, *, process: str | None = None) -> models.QuerySet[TransitionLog]:
+    """`obj`'s transitions, oldest first (with the actors, in one query)."""
+    qs = TransitionLog.objects.for_object(obj).select_related("actor")
+    if process is not None:
+        qs = qs.filter(process=process)
+    return qs.order_by("at", "id")
+
+
+def _state_title(process: Process, state: str) -> str:
+    node = process.nodes.get(state)
+    return str(node.title) if node is not None else state

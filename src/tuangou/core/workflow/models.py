@@ -1,0 +1,81 @@
+"""The transition log: one table for every process (流程記錄).
+
+Each row is one allowed transition of one object: which process, from which state to which,
+by which action, who did it and when, the note and the documents attached. Rows are only
+ever added. The step statistics (`stats.py`) are computed from this table alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.core.errors import Conflict
+
+
+class TransitionLogQuerySet(models.QuerySet["TransitionLog"]):
+    def update(self, **kwargs: Any) -> int:
+        raise Conflict(_("The transition log is append-only."), code="transition_log_append_only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise Conflict(_("The transition log is append-only."), code="transition_log_append_only")
+
+    def for_object(self, obj: models.Model) -> TransitionLogQuerySet:
+        return self.filter(content_type=ContentType.objects.get_for_model(obj), object_id=obj.pk)
+
+
+class TransitionLog(models.Model):
+    """流程記錄: one transition of one object in a declared process. Append-only."""
+
+    process = models.CharField(_("process"), max_length=64)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("object type"), on_delete=models.PROTECT, related_name="+"
+    )
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    from_state = models.CharField(_("from"), max_length=40)
+    to_state = models.CharField(_("to"), max_length=40)
+    action = models.CharField(_("action"), max_length=64)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty when the platform itself (its clock) performed the transition."),
+    )
+    at = models.DateTimeField(_("time"), default=timezone.now)
+    note = models.TextField(_("note"), blank=True)
+    documents = models.JSONField(_("documents"), default=dict, blank=True)
+
+    objects = TransitionLogQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("transition")
+        verbose_name_plural = _("transition log")
+        ordering = ["at", "id"]
+        indexes = [
+            # one object's path, and the LEAD() window of the step statistics
+            models.Index(
+                fields=["process", "content_type", "object_id", "at", "id"],
+                name="wf_log_object_path",
+            ),
+            # who waits where now, per step
+            models.Index(fields=["process", "to_state", "at"], name="wf_log_step"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.process} #{self.object_id}: {self.from_state} → {self.to_state} ({self.action})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise Conflict(_("The transition log is append-only."), code="transition_log_append_only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise Conflict(_("The transition log is append-only."), code="transition_log_append_only")

@@ -1,0 +1,95 @@
+"""Time per step, against values computed by hand, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+
+from tuangou.core.workflow.models import TransitionLog
+from tuangou.core.workflow.stats import slowest_first, step_stats
+
+from .ticket import TICKET, WorkflowTestTicket
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime.fromisoformat("2026-03-02T09:00:00+08:00")
+MIN = timedelta(minutes=1)
+
+
+def log(object_id: int, source: str, target: str, action: str, at: datetime) -> TransitionLog:
+    return TransitionLog(
+        process=TICKET.name,
+        content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
+        object_id=object_id,
+        from_state=source,
+        to_state=target,
+        action=action,
+        at=at,
+    )
+
+
+def test_step_timings_match_the_hand_computed_values() -> None:
+    TransitionLog.objects.bulk_create(
+        [
+            # ticket 1: reviewed in 10 min, paid after 60 min
+            log(1, "new", "review", "open", T0),
+            log(1, "review", "pay", "approve", T0 + 10 * MIN),
+            log(1, "pay", "done", "pay", T0 + 70 * MIN),
+            # ticket 2: reviewed in 30 min, waits to be paid
+            log(2, "new", "review", "open", T0),
+            log(2, "review", "pay", "approve", T0 + 30 * MIN),
+            # ticket 3: in review since T0: two hours at "now", past the one-hour limit
+            log(3, "new", "review", "open", T0),
+            # ticket 4: reviewed in 10 min, discussed for 40, reviewed again in 90 (late), waits to be paid
+            log(4, "new", "review", "open", T0 + 100 * MIN),
+            log(4, "review", "meet", "discuss", T0 + 110 * MIN),
+            log(4, "meet", "review", "resume", T0 + 150 * MIN),
+            log(4, "review", "pay", "approve", T0 + 240 * MIN),
+            # another process's rows never count
+            TransitionLog(
+                process="other",
+                content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
+                object_id=1,
+                from_state="new",
+                to_state="review",
+                action="open",
+                at=T0,
+            ),
+        ]
+    )
+    now = T0 + 120 * MIN
+    stats = {s.step: s for s in step_stats(TICKET, now=now)}
+    assert list(stats) == ["review", "meet", "pay", "done", "expired"]  # start and decisions have no time
+
+    review = stats["review"]
+    # five visits: 10, 30, 10 and 90 minutes done; ticket 3 still there
+    assert (review.entered, review.left, review.waiting, review.overdue, review.late) == (5, 4, 1, 1, 1)
+    assert review.median == 10 * MIN  # nearest rank: sorted 10, 10, 30, 90 → 2nd
+    assert review.p90 == 90 * MIN  # ceil(0.9 × 4) = 4th
+    assert review.mean == (10 + 30 + 10 + 90) / 4 * MIN
+    assert review.time_limit == timedelta(hours=1)
+
+    meet = stats["meet"]
+    assert (meet.entered, meet.left, meet.waiting, meet.median, meet.p90) == (1, 1, 0, 40 * MIN, 40 * MIN)
+
+    pay = stats["pay"]
+    assert (pay.entered, pay.left, pay.waiting, pay.overdue) == (3, 1, 2, 0)
+    assert pay.median == pay.p90 == 60 * MIN
+
+    done = stats["done"]
+    assert (done.entered, done.left, done.waiting, done.is_end) == (1, 0, 0, True)
+    assert stats["expired"].entered == 0 and stats["expired"].median is None
+
+    assert [s.step for s in slowest_first(list(stats.values()))][:3] == ["review", "pay", "meet"]
+
+
+def test_no_rows_no_numbers() -> None:
+    stats = step_stats(TICKET)
+    assert all(s.entered == 0 and s.median is None and s.waiting == 0 for s in stats)
+
+
+@pytest.mark.postgres
+def test_step_timings_on_postgresql() -> None:
+    test_step_timings_match_the_hand_computed_values()

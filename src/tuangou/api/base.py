@@ -102,6 +102,7 @@ def _register_routers() -> None:
     from tuangou.api import accounts
 
     api.add_router("/", accounts.router)
+    api.add_router("/", __import__("tuangou.api.salesdesk", fromlist=["router"]).router)
 
 
 _register_routers()

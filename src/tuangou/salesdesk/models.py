@@ -195,6 +195,7 @@ class Order(models.Model):
     due_date = models.DateField(_("payment due"), null=True, blank=True, db_index=True)
     credit_warning = models.BooleanField(_("over the credit limit"), default=False)
     notes = models.TextField(_("notes"), blank=True)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, blank=True, editable=False)
 
     amount_total = MoneyField(_("order total"), default=ZERO)
     amount_delivered = MoneyField(_("delivered value"), default=ZERO)
@@ -242,6 +243,13 @@ class Order(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["owner", "state"])]
+        constraints += [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="salesdesk_order_idempotency_key",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.number or f"#{self.pk}"

@@ -259,6 +259,7 @@ def order_take(
     agreed_due_date: dt.date | None = None,
     notes: str = "",
     register: bool = True,
+    idempotency_key: str = "",
 ) -> tuple[Order, list[str]]:
     """接訂單 (and, by default, 登記建檔 at once): the rep takes the order and owns it.
 
@@ -266,6 +267,10 @@ def order_take(
     the order and warnings (a customer over the credit limit is warned, not refused).
     """
     require_role(actor, Role.SALES_REP)
+    if len(idempotency_key) > 100:
+        raise ValidationFailed.field("Idempotency-Key", _("At most 100 characters."), code="invalid_idempotency_key")
+    if idempotency_key and (done := Order.objects.filter(owner=actor, idempotency_key=idempotency_key).first()):
+        return done, []
     errors: dict[str, list[Any]] = {}
     customer = Customer.objects.filter(pk=customer_id, is_active=True).first()
     if customer is None:
@@ -300,6 +305,27 @@ def order_take(
         raise ValidationFailed(errors=errors)
     if customer is None:  # pragma: no cover - reported above
         raise ValidationFailed.field("customer", _("Choose a customer."))
+    try:
+        return _take(actor, customer, contact, priced, source, agreed_due_date, notes, register, idempotency_key)
+    except IntegrityError:
+        # The same Idempotency-Key raced in twice: the other request created the order.
+        done = Order.objects.filter(owner=actor, idempotency_key=idempotency_key).first()
+        if not idempotency_key or done is None:
+            raise
+        return done, []
+
+
+def _take(
+    actor: Any,
+    customer: Customer,
+    contact: Contact | None,
+    priced: list[tuple[Product, int, Decimal]],
+    source: str,
+    agreed_due_date: dt.date | None,
+    notes: str,
+    register: bool,
+    idempotency_key: str,
+) -> tuple[Order, list[str]]:
     warnings: list[str] = []
     with transaction.atomic():
         total = money(sum((price * qty for _p, qty, price in priced), ZERO))
@@ -320,6 +346,7 @@ def order_take(
             notes=notes,
             amount_total=total,
             credit_warning=over,
+            idempotency_key=idempotency_key,
         )
         OrderLine.objects.bulk_create(
             OrderLine(order=order, product=p, quantity=qty, unit_price=price, amount=money(price * qty))

@@ -102,6 +102,10 @@ def _register_routers() -> None:
     from tuangou.api import accounts
 
     api.add_router("/", accounts.router)
+    from tuangou.api import deals, orders
+
+    api.add_router("/", deals.router)
+    api.add_router("/", orders.router)
     api.add_router("/", __import__("tuangou.api.salesdesk", fromlist=["router"]).router)
 
 

@@ -48,7 +48,9 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     },
     Role.SALES_REP: set(),
     Role.SALES_DEPT: set(),
-    Role.FINANCE: {"core.view_auditlog"},
+    Role.FINANCE: {"core.view_auditlog", "payments.view_payment", "payments.view_refund", "payments.change_refund",
+                   "payments.view_invoicerequest", "payments.change_invoicerequest", "ledger.view_account",
+                   "ledger.view_ledgertransaction"},
     Role.PURCHASING: set(),
     Role.SPECIALIST: set(),
 }

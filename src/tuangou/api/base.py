@@ -100,6 +100,7 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from tuangou.api import accounts
+    from tuangou.api import payments as payments_api
 
     api.add_router("/", accounts.router)
     from tuangou.api import deals, orders
@@ -107,6 +108,7 @@ def _register_routers() -> None:
     api.add_router("/", deals.router)
     api.add_router("/", orders.router)
     api.add_router("/", __import__("tuangou.api.salesdesk", fromlist=["router"]).router)
+    api.add_router("/", payments_api.router)
 
 
 _register_routers()

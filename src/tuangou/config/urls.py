@@ -5,12 +5,14 @@ from django.urls import include, path
 
 from tuangou.api import api
 from tuangou.core.views import healthz
+from tuangou.web.views.payments import sandbox_urlpatterns
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("sandbox-gateway/", include(sandbox_urlpatterns)),
     path("", include("tuangou.web.urls")),
 ]
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from tuangou.web.views import accounts, backoffice, storefront
+from tuangou.web.views import payments as payment_views
 
 app_name = "web"
 
@@ -13,3 +14,4 @@ urlpatterns = [
     path("backoffice/", backoffice.dashboard, name="backoffice"),
     path("backoffice/outbox/", backoffice.outbox, name="outbox"),
 ]
+urlpatterns += payment_views.urlpatterns

@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "tuangou.orders",
     "tuangou.catalog",
     "tuangou.salesdesk",
+    "tuangou.ledger",
+    "tuangou.payments",
     "tuangou.web",
 ]
 
@@ -156,6 +158,23 @@ RATE_LIMITS = {
 SMS_PROVIDER = env_str("SMS_PROVIDER", "console") or "console"
 
 LOGGING = {
+# Payments (issue 5): enabled providers, the sandbox's behaviour, Alipay and WeChat Pay credentials.
+PAYMENT_PROVIDERS = env_list("PAYMENT_PROVIDERS", ["sandbox", "balance"])
+PAYMENT_PUBLIC_URL = env_str("PAYMENT_PUBLIC_URL", "") or ""  # https://… base of notify/return URLs
+PAYMENT_RECONCILE_AFTER = env_int("PAYMENT_RECONCILE_AFTER", 300)  # seconds before querying a pending one
+SANDBOX_GATEWAY_KEY = env_str("SANDBOX_GATEWAY_KEY", "") or ""  # HMAC key; derived from SECRET_KEY if empty
+SANDBOX_NOTIFY_DELAY = env_int("SANDBOX_NOTIFY_DELAY", 0)
+SANDBOX_DUPLICATE_RATE = env_int("SANDBOX_DUPLICATE_PERCENT", 0) / 100
+SANDBOX_REFUNDS_FAIL = env_bool("SANDBOX_REFUNDS_FAIL", False)
+ALIPAY = {k: env_str(f"ALIPAY_{k}", "") or "" for k in ("APP_ID", "SELLER_ID", "APP_PRIVATE_KEY", "PUBLIC_KEY")}
+ALIPAY["GATEWAY_URL"] = env_str("ALIPAY_GATEWAY_URL", "") or "https://openapi.alipay.com/gateway.do"
+WECHATPAY = {
+    k: env_str(f"WECHATPAY_{k}", "") or ""
+    for k in ("APP_ID", "MCH_ID", "MCH_PRIVATE_KEY", "MCH_SERIAL", "API_V3_KEY", "PLATFORM_PUBLIC_KEY",
+              "PLATFORM_SERIAL")
+}
+WECHATPAY["BASE_URL"] = env_str("WECHATPAY_BASE_URL", "") or "https://api.mch.weixin.qq.com"
+
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

@@ -1,0 +1,625 @@
+"""Every change of state of payments and refunds.
+
+The shape of each money path (STYLE.md, Saleor): a short transaction records the intent, the
+gateway is called after commit and outside every row lock, and a second short transaction records
+what the gateway said. Inbound notifications are idempotent by a unique key in the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tuangou.core import jobs
+from tuangou.core.audit import audit
+from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tuangou.core.money import ZERO, money
+from tuangou.ledger import selectors as ledger_selectors
+from tuangou.ledger.services import ESCROW, REFUNDS_IN_FLIGHT, clearing, ledger_post, member
+from tuangou.payments import orders
+from tuangou.payments.models import InvoiceRequest, Notification, Payment, Refund
+from tuangou.payments.providers import get_gateway
+from tuangou.payments.providers.base import (
+    Ack,
+    GatewayError,
+    InvalidNotification,
+    RefundResult,
+    StartResult,
+    TradeEvent,
+)
+
+REFUND_LEASE = timedelta(seconds=60)
+REFUND_MAX_ATTEMPTS = 5
+
+
+def _trade_no(prefix: str) -> str:
+    return f"{prefix}{timezone.localtime():%Y%m%d%H%M%S}{secrets.token_hex(5).upper()}"
+
+
+# --- paying -----------------------------------------------------------------------------------
+
+
+def payment_start(
+    *,
+    buyer: Any,
+    provider: str,
+    order_id: int | None = None,
+    amount: Decimal | None = None,
+    channel: str = "",
+    return_url: str = "",
+    notify_url: str = "",
+) -> tuple[Payment, StartResult]:
+    """Start paying an order (or, without an order, topping up the balance by `amount`).
+
+    An order already paid cannot be paid again; an order no longer awaiting payment cannot be
+    paid at all. The gateway is called after the payment row is committed.
+    """
+    gateway = get_gateway(provider)
+    with transaction.atomic():
+        if order_id is not None:
+            order = orders.backend().get(order_id)
+            if order is None or order.buyer_id != buyer.pk:
+                raise NotFound()
+            if (
+                not order.awaiting_payment
+                or Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).exists()
+            ):
+                raise Conflict(_("This order is not waiting for payment."), code="order_not_payable")
+            payment = Payment.objects.create(
+                out_trade_no=_trade_no("P"),
+                purpose=Payment.Purpose.ORDER,
+                order_id=order.id,
+                buyer=buyer,
+                subject=order.subject[:128],
+                amount=money(order.amount),
+                provider=provider,
+                channel=channel,
+            )
+        else:
+            if provider == "balance":
+                raise ValidationFailed.field(
+                    "provider", _("A top-up cannot be paid from the balance."), code="bad_provider"
+                )
+            if amount is None or money(amount) <= ZERO:
+                raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
+            payment = Payment.objects.create(
+                out_trade_no=_trade_no("T"),
+                purpose=Payment.Purpose.TOPUP,
+                buyer=buyer,
+                subject=str(_("Balance top-up")),
+                amount=money(amount),
+                provider=provider,
+                channel=channel,
+            )
+        audit("payment.start", actor=buyer, obj=payment, provider=provider, amount=payment.amount)
+    if provider == "balance":
+        payment_pay_from_balance(payment_id=payment.pk)
+        payment.refresh_from_db()
+        return payment, StartResult(kind="done")
+    result = gateway.start(payment, return_url=return_url, notify_url=notify_url, channel=channel)
+    Payment.objects.filter(pk=payment.pk).update(
+        start_data={"kind": result.kind, "url": result.url, "qr": result.qr, "params": result.params}
+    )
+    return payment, result
+
+
+def payment_pay_from_balance(*, payment_id: int) -> Payment:
+    """站內餘額支付: pay from the member's balance. The member's row is the balance's lock, so two
+    payments at once cannot spend the same money."""
+    from tuangou.accounts.models import User
+
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        User.objects.select_for_update().get(pk=payment.buyer_id)
+        if payment.status != Payment.Status.PENDING:
+            return payment
+        enough = ledger_selectors.member_balance(payment.buyer_id) >= payment.amount
+        if enough:
+            event = TradeEvent(
+                key=f"balance:{payment.out_trade_no}",
+                out_trade_no=payment.out_trade_no,
+                status="succeeded",
+                amount=payment.amount,
+                gateway_trade_no=payment.out_trade_no,
+            )
+            _apply_locked(payment, event)
+        else:
+            payment.status = Payment.Status.FAILED
+            payment.save(update_fields=["status", "updated_at"])
+    if not enough:
+        raise Conflict(_("Your balance is not enough."), code="balance_insufficient")
+    payment.refresh_from_db()
+    return payment
+
+
+def notification_receive(*, provider: str, body: bytes, headers: Mapping[str, str]) -> Ack:
+    """支付通知: verify, store and apply one gateway notification, at most once.
+
+    A forged or unparseable one is stored as rejected and changes nothing. The answer is what
+    the gateway's protocol expects (Alipay: exactly ``success``).
+    """
+    gateway = get_gateway(provider)
+    try:
+        event = gateway.parse_notification(body, headers)
+    except InvalidNotification as exc:
+        _record_rejected(provider, body, headers, str(exc))
+        return gateway.ack(False)
+    outcome = payment_apply_event(
+        provider=provider, event=event, body=body.decode("utf-8", "replace"), headers=dict(headers)
+    )
+    return gateway.ack(outcome != Notification.Outcome.REJECTED)
+
+
+def _record_rejected(provider: str, body: bytes, headers: Mapping[str, str], error: str) -> None:
+    digest = hashlib.sha256(body + secrets.token_bytes(8)).hexdigest()[:40]
+    Notification.objects.create(
+        provider=provider,
+        key=f"rejected:{digest}",
+        verified=False,
+        outcome=Notification.Outcome.REJECTED,
+        body=body.decode("utf-8", "replace")[:20000],
+        headers=dict(headers),
+        error=error[:300],
+    )
+    audit("payment.notification_rejected", provider=provider, error=error[:200])
+
+
+def payment_apply_event(
+    *, provider: str, event: TradeEvent, body: str = "", headers: dict[str, Any] | None = None
+) -> str:
+    """Apply one verified statement of the gateway. Idempotent by (provider, event.key).
+
+    Outcomes: applied; duplicate (that key, or that payment, was applied already); rejected
+    (unknown trade, wrong amount: logged, nothing changes); ignored (not a success); refunded
+    (paid after the order stopped waiting: the money goes straight back).
+    """
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                note = Notification.objects.create(
+                    provider=provider,
+                    key=event.key[:128],
+                    verified=True,
+                    outcome=Notification.Outcome.APPLIED,
+                    body=body[:20000],
+                    headers=headers or {},
+                )
+        except IntegrityError:
+            return Notification.Outcome.DUPLICATE
+        payment = Payment.objects.select_for_update().filter(out_trade_no=event.out_trade_no, provider=provider).first()
+        outcome, error = _check_event(payment, event)
+        if payment is not None and outcome == Notification.Outcome.APPLIED:
+            outcome = _apply_locked(payment, event)
+        Notification.objects.filter(pk=note.pk).update(outcome=outcome, error=error[:300], payment=payment)
+        if outcome == Notification.Outcome.REJECTED:
+            audit("payment.notification_rejected", obj=payment, provider=provider, error=error)
+    return outcome
+
+
+def _check_event(payment: Payment | None, event: TradeEvent) -> tuple[str, str]:
+    if payment is None:
+        return Notification.Outcome.REJECTED, f"unknown out_trade_no {event.out_trade_no}"
+    if event.amount is not None and money(event.amount) != payment.amount:
+        return Notification.Outcome.REJECTED, f"amount {event.amount} differs from {payment.amount}"
+    if event.status != "succeeded":
+        if event.status in ("failed", "closed") and payment.status == Payment.Status.PENDING:
+            payment.status = Payment.Status.FAILED if event.status == "failed" else Payment.Status.CLOSED
+            payment.save(update_fields=["status", "updated_at"])
+        return Notification.Outcome.IGNORED, ""
+    if payment.status == Payment.Status.SUCCEEDED:
+        return Notification.Outcome.DUPLICATE, ""
+    return Notification.Outcome.APPLIED, ""
+
+
+def _apply_locked(payment: Payment, event: TradeEvent) -> str:
+    """The payment is locked by the caller and not yet paid: record it, move the money, tell orders."""
+    payment.status = Payment.Status.SUCCEEDED
+    payment.gateway_trade_no = event.gateway_trade_no[:64]
+    payment.paid_at = timezone.now()
+    payment.save(update_fields=["status", "gateway_trade_no", "paid_at", "updated_at"])
+    source = member(payment.buyer_id) if payment.provider == "balance" else clearing(payment.provider)
+    target = member(payment.buyer_id) if payment.purpose == Payment.Purpose.TOPUP else ESCROW
+    ledger_post(
+        key=f"capture:{payment.pk}",
+        kind="capture",
+        legs=[(source, payment.amount), (target, -payment.amount)],
+        order_id=payment.order_id,
+        payment_id=payment.pk,
+        memo=payment.subject,
+    )
+    audit("payment.succeeded", obj=payment, amount=payment.amount, provider=payment.provider)
+    if payment.purpose == Payment.Purpose.TOPUP or payment.order_id is None:
+        return Notification.Outcome.APPLIED
+    paid_twice = (
+        Payment.objects.filter(order_id=payment.order_id, status=Payment.Status.SUCCEEDED)
+        .exclude(pk=payment.pk)
+        .exists()
+    )
+    if paid_twice:
+        refund_request(
+            payment_id=payment.pk,
+            amount=payment.amount,
+            reason=Refund.Reason.DOUBLE_PAYMENT,
+            key=f"double_payment:{payment.pk}",
+        )
+        return Notification.Outcome.REFUNDED
+    if not orders.backend().mark_paid(payment.order_id, payment_id=payment.pk, amount=payment.amount):
+        refund_request(
+            payment_id=payment.pk,
+            amount=payment.amount,
+            reason=Refund.Reason.LATE_PAYMENT,
+            key=f"late_payment:{payment.pk}",
+        )
+        return Notification.Outcome.REFUNDED
+    return Notification.Outcome.APPLIED
+
+
+def payment_reconcile(*, payment_id: int) -> Payment:
+    """主動查詢: ask the gateway about a payment still pending (WeChat does not promise delivery)."""
+    payment = Payment.objects.get(pk=payment_id)
+    if payment.status != Payment.Status.PENDING or payment.provider == "balance":
+        return payment
+    try:
+        event = get_gateway(payment.provider).query(payment)
+    except GatewayError:
+        return payment
+    if event.status in ("succeeded", "failed", "closed"):
+        payment_apply_event(provider=payment.provider, event=event, body=str(event.raw)[:2000])
+    payment.refresh_from_db()
+    return payment
+
+
+def payments_reconcile_pending() -> int:
+    """Query every payment pending longer than PAYMENT_RECONCILE_AFTER (and less than a day)."""
+    now = timezone.now()
+    ids = list(
+        Payment.objects.filter(
+            status=Payment.Status.PENDING,
+            created_at__lte=now - timedelta(seconds=settings.PAYMENT_RECONCILE_AFTER),
+            created_at__gte=now - timedelta(days=1),
+        )
+        .exclude(provider="balance")
+        .values_list("pk", flat=True)[:200]
+    )
+    for pk in ids:
+        payment_reconcile(payment_id=pk)
+    return len(ids)
+
+
+# --- refunds -----------------------------------------------------------------------------------
+
+
+def refundable(payment: Payment) -> Decimal:
+    taken = Refund.objects.filter(payment=payment).aggregate(s=Sum("amount"))["s"] or ZERO
+    return money(payment.amount - taken)
+
+
+def refund_request(
+    *,
+    payment_id: int,
+    amount: Decimal,
+    reason: str,
+    key: str,
+    to_balance: bool = False,
+    actor: Any = None,
+) -> Refund:
+    """退款申請: ask for money back, exactly once per `key`.
+
+    The amount moves at once from escrow to refunds in flight (so it cannot be released to the
+    merchant or refunded again); the gateway is called after commit by `refund_execute`.
+    """
+    amount = money(amount)
+    with transaction.atomic():
+        existing = Refund.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        existing = Refund.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
+        if payment.status != Payment.Status.SUCCEEDED:
+            raise Conflict(_("Only a completed payment can be refunded."), code="payment_not_paid")
+        if amount <= ZERO or amount > refundable(payment):
+            raise ValidationFailed.field(
+                "amount", _("The amount is more than can be refunded."), code="refund_too_much"
+            )
+        source = member(payment.buyer_id) if payment.purpose == Payment.Purpose.TOPUP else ESCROW
+        if source == ESCROW:
+            held = -ledger_selectors.balance(ESCROW, order_id=payment.order_id)
+            if held < amount:
+                raise Conflict(_("This money has already left escrow."), code="escrow_released")
+        elif ledger_selectors.member_balance(payment.buyer_id) < amount:
+            raise Conflict(_("Your balance is not enough."), code="balance_insufficient")
+        number = Refund.objects.filter(payment=payment).count() + 1
+        destination = (
+            Refund.Destination.BALANCE
+            if (to_balance and payment.purpose == Payment.Purpose.ORDER) or payment.provider == "balance"
+            else Refund.Destination.ORIGINAL
+        )
+        refund = Refund.objects.create(
+            key=key,
+            out_request_no=f"{payment.out_trade_no}R{number}",
+            payment=payment,
+            order_id=payment.order_id,
+            amount=amount,
+            reason=reason,
+            destination=destination,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        ledger_post(
+            key=f"refund_request:{refund.pk}",
+            kind="refund_request",
+            legs=[(source, amount), (REFUNDS_IN_FLIGHT, -amount)],
+            order_id=payment.order_id,
+            payment_id=payment.pk,
+            refund_id=refund.pk,
+            memo=reason,
+        )
+        audit("refund.request", actor=actor, obj=refund, amount=amount, reason=reason, key=key)
+        jobs.enqueue("payments.refund_execute", refund_id=refund.pk)
+    return refund
+
+
+def refund_execute(*, refund_id: int) -> Refund:
+    """Send a refund to its gateway and record the answer. Safe to run any number of times.
+
+    The gateway is called with the same out_request_no every time, outside any transaction; a
+    refund that may have been sent before (a retry, a worker that died) is first looked up at
+    the gateway, so it is never paid twice.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if refund.status in (Refund.Status.SUCCEEDED, Refund.Status.FAILED):
+            return refund
+        if refund.status == Refund.Status.SENDING and refund.lease_until and refund.lease_until > now:
+            return refund  # another worker holds it
+        resumed = refund.attempts > 0
+        refund.status = Refund.Status.SENDING
+        refund.attempts += 1
+        refund.lease_until = now + REFUND_LEASE
+        refund.save(update_fields=["status", "attempts", "lease_until"])
+    result = _refund_at_gateway(refund, resumed=resumed)
+    return refund_record(refund_id=refund.pk, result=result)
+
+
+def _refund_at_gateway(refund: Refund, *, resumed: bool) -> RefundResult:
+    if refund.destination == Refund.Destination.BALANCE:
+        return RefundResult(status="succeeded", gateway_refund_no="balance")
+    gateway = get_gateway(refund.payment.provider)
+    try:
+        if resumed:
+            known = gateway.query_refund(refund)
+            if known.status in ("succeeded", "processing"):
+                return known
+        return gateway.refund(refund)
+    except GatewayError as exc:
+        return RefundResult(status="processing", message=f"gateway error: {exc}"[:300])
+
+
+def refund_record(*, refund_id: int, result: RefundResult) -> Refund:
+    """Record the gateway's answer: done (money leaves refunds in flight), still processing, or stuck."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().select_related("payment").get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            return refund
+        if result.status == "succeeded":
+            refund.status = Refund.Status.SUCCEEDED
+            refund.gateway_refund_no = result.gateway_refund_no[:64]
+            refund.finished_at = timezone.now()
+            refund.lease_until = None
+            refund.last_error = ""
+            payment = refund.payment
+            target = (
+                member(payment.buyer_id)
+                if refund.destination == Refund.Destination.BALANCE
+                else clearing(payment.provider)
+            )
+            ledger_post(
+                key=f"refund_done:{refund.pk}",
+                kind="refund_done",
+                legs=[(REFUNDS_IN_FLIGHT, refund.amount), (target, -refund.amount)],
+                order_id=refund.order_id,
+                payment_id=payment.pk,
+                refund_id=refund.pk,
+            )
+            audit("refund.succeeded", obj=refund, amount=refund.amount)
+        elif result.status == "failed" or refund.attempts >= REFUND_MAX_ATTEMPTS:
+            refund.status = Refund.Status.FAILED
+            refund.lease_until = None
+            refund.last_error = (result.message or result.status)[:300]
+            audit("refund.stuck", obj=refund, error=refund.last_error)
+        else:  # processing or unreachable: look again after the back-off
+            refund.lease_until = timezone.now() + REFUND_LEASE * (2 ** max(refund.attempts - 1, 0))
+            refund.last_error = result.message[:300]
+        refund.save()
+    return refund
+
+
+def refund_retry(*, refund_id: int, actor: Any) -> Refund:
+    """Finance retries a stuck refund: the same refund, the same out_request_no, never a new one."""
+    from tuangou.accounts.roles import Role
+    from tuangou.core.ownership import require_role
+
+    require_role(actor, Role.FINANCE)
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.SUCCEEDED:
+            raise Conflict(_("This refund is already done."), code="refund_done")
+        if refund.status == Refund.Status.SENDING and refund.lease_until and refund.lease_until > timezone.now():
+            raise Conflict(_("This refund is being sent right now."), code="refund_in_progress")
+        refund.status = Refund.Status.PENDING
+        refund.lease_until = None
+        refund.save(update_fields=["status", "lease_until"])
+        audit("refund.retry", actor=actor, obj=refund)
+        jobs.enqueue("payments.refund_execute", refund_id=refund.pk)
+    return refund
+
+
+def refunds_resume() -> int:
+    """Pick up refunds nobody is working on: requested but never sent, or sent by a worker that
+    died or got no clear answer (their lease has run out)."""
+    now = timezone.now()
+    ids = list(
+        Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.SENDING])
+        .exclude(lease_until__gt=now)
+        .exclude(status=Refund.Status.PENDING, created_at__gt=now - timedelta(seconds=30))
+        .values_list("pk", flat=True)[:200]
+    )
+    for pk in ids:
+        refund_execute(refund_id=pk)
+    return len(ids)
+
+
+def order_refund(
+    *,
+    order_id: int,
+    reason: str,
+    key: str,
+    amount: Decimal | None = None,
+    to_balance: bool = False,
+    actor: Any = None,
+) -> list[Refund]:
+    """Refund an order: the whole of what is left (or `amount`), spread over its paid payments."""
+    remaining = None if amount is None else money(amount)
+    made: list[Refund] = []
+    for payment in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).order_by("pk"):
+        existing = Refund.objects.filter(key=f"{key}:{payment.pk}").first()
+        if existing is not None:
+            made.append(existing)
+            continue
+        left = refundable(payment)
+        part = left if remaining is None else min(left, remaining)
+        if part <= ZERO:
+            continue
+        made.append(
+            refund_request(
+                payment_id=payment.pk,
+                amount=part,
+                reason=reason,
+                key=f"{key}:{payment.pk}",
+                to_balance=to_balance,
+                actor=actor,
+            )
+        )
+        if remaining is not None:
+            remaining -= part
+            if remaining <= ZERO:
+                break
+    return made
+
+
+def member_refund_request(
+    *, order_id: int, actor: Any, amount: Decimal | None = None, to_balance: bool = False
+) -> list[Refund]:
+    """隨時退: a member asks for their money back before use, where the deal allows it."""
+    payment = Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).first()
+    if payment is None:
+        raise NotFound()
+    if payment.buyer_id != getattr(actor, "pk", None):
+        raise NotFound()
+    may = getattr(orders.backend(), "may_refund", None)
+    if may is not None and not may(order_id):
+        raise Forbidden(_("This deal does not allow refunds now."), code="refund_not_allowed")
+    count = Refund.objects.filter(order_id=order_id, reason=Refund.Reason.MEMBER_REQUEST).count()
+    return order_refund(
+        order_id=order_id,
+        reason=Refund.Reason.MEMBER_REQUEST,
+        key=f"member:{order_id}:{count}",
+        amount=amount,
+        to_balance=to_balance,
+        actor=actor,
+    )
+
+
+# --- deal events -------------------------------------------------------------------------------
+
+
+def deal_failed_refund(*, order_ids: list[int]) -> int:
+    """成團失敗: every paid order of a failed deal or team is refunded in full, once."""
+    total = 0
+    for order_id in order_ids:
+        total += len(
+            order_refund(order_id=order_id, reason=Refund.Reason.DEAL_FAILED, key=f"deal_failed:order:{order_id}")
+        )
+    return total
+
+
+def tier_difference_refund(*, order_id: int, amount: Decimal) -> list[Refund]:
+    """量大價優: at close the buyer gets back what they paid above the tier reached, once."""
+    if money(amount) <= ZERO:
+        return []
+    return order_refund(
+        order_id=order_id, reason=Refund.Reason.TIER_DIFFERENCE, amount=amount, key=f"tier:order:{order_id}"
+    )
+
+
+def escrow_release(*, order_id: int, merchant_id: int, amount: Decimal, commission: Decimal) -> None:
+    """託管放款: money leaves escrow for the merchant's payable less the platform's commission.
+
+    Never directly to a merchant; idempotent per order. Called when the voucher is used (or by
+    the agreement's settlement rule).
+    """
+    from tuangou.ledger.services import COMMISSION
+    from tuangou.ledger.services import merchant as merchant_account
+
+    amount, commission = money(amount), money(commission)
+    with transaction.atomic():
+        held = -ledger_selectors.balance(ESCROW, order_id=order_id)
+        if held < amount:
+            raise Conflict(_("This money has already left escrow."), code="escrow_released")
+        ledger_post(
+            key=f"release:order:{order_id}",
+            kind="release",
+            order_id=order_id,
+            legs=[(ESCROW, amount), (merchant_account(merchant_id), -(amount - commission)), (COMMISSION, -commission)],
+        )
+
+
+# --- invoices ------------------------------------------------------------------------------------
+
+
+def invoice_request_create(*, order_id: int, buyer: Any, title: str, tax_number: str, email: str) -> InvoiceRequest:
+    """發票: a buyer asks for a formal invoice for a paid order."""
+    payment = Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED, buyer=buyer).first()
+    if payment is None:
+        raise NotFound()
+    if not title.strip():
+        raise ValidationFailed.field("title", _("This field is required."), code="required")
+    with transaction.atomic():
+        invoice = InvoiceRequest.objects.create(
+            order_id=order_id,
+            buyer=buyer,
+            title=title.strip(),
+            tax_number=tax_number.strip(),
+            email=email,
+            amount=payment.amount - (payment.amount - refundable(payment)),
+        )
+        audit("invoice.request", actor=buyer, obj=invoice)
+    return invoice
+
+
+def invoice_request_set_status(*, invoice_id: int, status: str, actor: Any, note: str = "") -> InvoiceRequest:
+    from tuangou.accounts.roles import Role
+    from tuangou.core.ownership import require_role
+
+    require_role(actor, Role.FINANCE)
+    if status not in InvoiceRequest.Status.values:
+        raise ValidationFailed.field("status", _("This value is not valid."), code="bad_status")
+    with transaction.atomic():
+        invoice = InvoiceRequest.objects.select_for_update().get(pk=invoice_id)
+        invoice.status = status
+        invoice.note = note[:200]
+        invoice.save(update_fields=["status", "note"])
+        audit("invoice.status", actor=actor, obj=invoice, status=status)
+    return invoice

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "tuangou.salesdesk",
     "tuangou.ledger",
     "tuangou.payments",
+    "tuangou.vouchers",
     "tuangou.web",
 ]
 

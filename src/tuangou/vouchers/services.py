@@ -1,0 +1,435 @@
+"""Every change of a voucher: issue, verify, undo, resend, refund, expire.
+
+State changes are guarded updates along the declared `VOUCHER` process (``UPDATE … WHERE
+state = <source>``): whichever of two racing calls updates the row first wins, the other finds
+zero rows changed and is refused. No read-then-write on the state anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tuangou.core import ratelimit
+from tuangou.core.audit import audit
+from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
+from tuangou.core.money import money
+from tuangou.core.time import local_date
+from tuangou.merchants.models import MerchantMember, Store
+from tuangou.messaging.services import message_send
+from tuangou.vouchers import codes
+from tuangou.vouchers.models import Redemption, Voucher, WrongCode
+from tuangou.vouchers.process import VOUCHER
+
+log = logging.getLogger(__name__)
+
+MAX_RESENDS = 5
+# OWASP OAT-002: after this many unknown codes from one store within the window, the store's
+# counter is locked out until the window has passed.
+LOCKOUT_AFTER = 10
+LOCKOUT_WINDOW = dt.timedelta(minutes=15)
+# Every verification attempt of one store, right or wrong (a fast scanner is ~1 a second).
+STORE_ATTEMPTS = (60, 60)
+ISSUE_BATCH = 500
+
+
+def undo_window() -> dt.timedelta:
+    return dt.timedelta(seconds=int(getattr(settings, "VOUCHER_UNDO_SECONDS", 3600)))
+
+
+def _move(voucher_ids: Iterable[int], action: str, source: str, **values: Any) -> int:
+    """The declared transition `action` from `source`, as one guarded UPDATE; returns rows moved."""
+    route = VOUCHER.route(source, action)
+    if route is None:  # pragma: no cover - a programming error, caught by tests
+        raise ValueError(f"voucher: no {action!r} from {source!r}")
+    return Voucher.objects.filter(pk__in=list(voucher_ids), state=source).update(state=route.target, **values)
+
+
+# --------------------------------------------------------------------------------------------
+# Adapters to other domains (see .requests-orders.md / .requests-payments.md)
+
+
+def _units_per_voucher(deal: Any) -> str:
+    """'unit': one voucher per paid unit (default); 'order': one voucher for the whole order."""
+    return str(getattr(deal, "voucher_per", "unit") or "unit")
+
+
+def _validity(deal: Any, paid_at: dt.datetime | None) -> tuple[dt.date, dt.date]:
+    start = local_date(paid_at) if paid_at else local_date()
+    if deal.voucher_validity == "fixed" and deal.voucher_valid_from and deal.voucher_valid_until:
+        return deal.voucher_valid_from, deal.voucher_valid_until
+    days = deal.voucher_valid_days or 90
+    return start, start + dt.timedelta(days=days)
+
+
+def _refund(voucher: Voucher, *, reason: str, actor: Any = None) -> None:
+    """Give the voucher's money back through the payments domain (its refund is idempotent by key)."""
+    try:
+        from tuangou.payments import services as payments
+    except ImportError:  # payments not installed: nothing to give back through
+        log.warning("voucher %s: payments app missing, refund not requested", voucher.pk)
+        return
+    payments.order_refund(
+        order_id=voucher.order_id, reason=reason, key=f"voucher:{voucher.pk}", amount=voucher.amount, actor=actor
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Issuing
+
+
+def _paid_orders(deal_id: int, team_id: int | None = None) -> models.QuerySet[Any]:
+    from tuangou.orders.models import Order
+
+    orders = Order.objects.filter(deal_id=deal_id, status__in=("paid", "completed"))
+    if team_id is not None:
+        return orders.filter(team_id=team_id)
+    # In a team buy only orders of filled teams get vouchers; the others are refunded.
+    return orders.filter(Q(team__isnull=True) | Q(team__status="filled"))
+
+
+def vouchers_issue_for_order(*, order_id: int, deal_id: int) -> int:
+    """An order paid after its deal tipped gets its vouchers at once (same rules as the tipping)."""
+    from tuangou.deals.models import Deal
+
+    deal = Deal.objects.filter(pk=deal_id).only("tipped_at").first()
+    if deal is None or deal.tipped_at is None:
+        return 0
+    return vouchers_issue(deal_id=deal_id, order_id=order_id)
+
+
+def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | None = None) -> int:
+    """成團: issue the missing vouchers of every paid order of a tipped deal (or filled team).
+
+    Runs after the tipping commits (an event handler), in batches with `bulk_create`, so the
+    tipping never waits for it. Idempotent: an order's vouchers are unique by (order, number),
+    so a retry or a second runner adds nothing twice; SMS go out once per voucher.
+    """
+    from tuangou.deals.models import Deal
+
+    deal = Deal.objects.select_related("merchant").get(pk=deal_id)
+    if deal.delivery != "voucher" and deal.delivery != "pickup":
+        return 0
+    per = _units_per_voucher(deal)
+    created = 0
+    paid = _paid_orders(deal_id, team_id)
+    if order_id is not None:
+        paid = paid.filter(pk=order_id)
+    while True:
+        orders = list(
+            paid.annotate(issued=Count("vouchers"))
+            .filter(issued__lt=(F("quantity") if per == "unit" else 1))
+            .order_by("pk")[:ISSUE_BATCH]
+        )
+        if not orders:
+            break
+        rows: list[Voucher] = []
+        for order in orders:
+            valid_from, valid_until = _validity(deal, order.paid_at)
+            if per == "unit":
+                shares = [(i + 1, 1, order.unit_price) for i in range(order.quantity)]
+            else:
+                shares = [(1, order.quantity, order.amount)]
+            rows += [
+                Voucher(
+                    code=codes.generate(),
+                    password=codes.generate_password() if deal_requires_password(deal) else "",
+                    order=order,
+                    seq=seq,
+                    deal=deal,
+                    merchant_id=deal.merchant_id,
+                    user_id=order.user_id,
+                    units=units,
+                    amount=money(amount),
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                )
+                for seq, units, amount in shares
+            ]
+        with transaction.atomic():
+            # A duplicate (order, number) from a concurrent runner is skipped, not an error.
+            Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
+            audit("voucher.issue", obj=deal, orders=len(orders), vouchers=len(rows))
+        created += len(rows)
+    vouchers_notify_new(deal_id=deal_id)
+    return created
+
+
+def deal_requires_password(deal: Any) -> bool:
+    return bool(getattr(deal, "voucher_password", False))
+
+
+def vouchers_notify_new(*, deal_id: int) -> int:
+    """Send the issue SMS of every voucher of the deal not yet sent (once each, even when racing)."""
+    sent = 0
+    for voucher in (
+        Voucher.objects.filter(deal_id=deal_id, sms_sent=0, state="issued")
+        .select_related("deal", "user")
+        .order_by("pk")
+        .iterator()
+    ):
+        with transaction.atomic():
+            if not Voucher.objects.filter(pk=voucher.pk, sms_sent=0).update(sms_sent=1):
+                continue
+            _send_voucher_sms(voucher)
+        sent += 1
+    return sent
+
+
+def _send_voucher_sms(voucher: Voucher) -> None:
+    password_text = (_(", password %(password)s") % {"password": voucher.password}) if voucher.password else ""
+    message_send(
+        to=voucher.user.mobile,
+        template="voucher_issued",
+        params={
+            "deal": voucher.deal.title,
+            "code": voucher.display_code,
+            "password_text": password_text,
+            "valid_from": voucher.valid_from.isoformat(),
+            "valid_until": voucher.valid_until.isoformat(),
+        },
+    )
+
+
+def voucher_resend(*, actor: Any, voucher_id: int) -> Voucher:
+    """The member asks for the voucher SMS again: at most 5 times per voucher, one a minute."""
+    voucher = Voucher.objects.select_related("deal", "user").filter(pk=voucher_id, user_id=actor.pk).first()
+    if voucher is None:
+        raise NotFound()
+    if voucher.state != "issued":
+        raise Conflict(_("Only a voucher that can still be used is sent again."), code="voucher_not_usable")
+    ratelimit.hit("voucher:resend", str(voucher.pk), limit=1, window=60)
+    with transaction.atomic():
+        if not Voucher.objects.filter(pk=voucher.pk, resends__lt=MAX_RESENDS).update(
+            resends=F("resends") + 1, sms_sent=F("sms_sent") + 1
+        ):
+            raise RateLimited(
+                _("This voucher has been sent again %(n)d times, the most allowed.") % {"n": MAX_RESENDS},
+                code="resend_limit",
+                retry_after=0,
+            )
+        _send_voucher_sms(voucher)
+        audit("voucher.resend", actor=actor, obj=voucher)
+    voucher.refresh_from_db()
+    return voucher
+
+
+# --------------------------------------------------------------------------------------------
+# At the counter
+
+
+def counter_store(*, actor: Any, store_id: int) -> Store:
+    """The store `actor` works at: a clerk's own store, or any store of a merchant admin. 404 otherwise."""
+    store = Store.objects.select_related("merchant").filter(pk=store_id).first()
+    if store is None or not getattr(actor, "is_authenticated", False):
+        raise NotFound()
+    allowed = MerchantMember.objects.filter(user=actor, merchant_id=store.merchant_id).filter(
+        Q(store__isnull=True) | Q(store_id=store.pk)
+    )
+    if not allowed.exists():
+        raise NotFound()
+    return store
+
+
+def _check_lockout(store: Store) -> None:
+    since = timezone.now() - LOCKOUT_WINDOW
+    if WrongCode.objects.filter(store=store, at__gte=since).count() >= LOCKOUT_AFTER:
+        raise RateLimited(
+            _("Too many wrong codes at this store. Verification is locked for %(minutes)d minutes.")
+            % {"minutes": int(LOCKOUT_WINDOW.total_seconds() // 60)},
+            code="store_locked_out",
+            retry_after=int(LOCKOUT_WINDOW.total_seconds()),
+        )
+
+
+def _wrong(store: Store, actor: Any, code: str, ip: str | None, *, field: str = "code") -> ValidationFailed:
+    WrongCode.objects.create(store=store, user=actor, code_tail=code[-4:], ip=ip if ip and ip != "unknown" else None)
+    audit("voucher.wrong_code", actor=actor, obj=store, tail=code[-4:], ip=ip)
+    if field == "password":
+        return ValidationFailed.field("password", _("The password does not match."), code="wrong_password")
+    return ValidationFailed.field("code", _("No voucher with this code can be used here."), code="unknown_code")
+
+
+def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = None) -> Voucher:
+    """What a code is for, before the clerk confirms. A typo is caught by the check digit;
+    an unknown code counts towards the store's lockout (OWASP OAT-002)."""
+    store = counter_store(actor=actor, store_id=store_id)
+    _check_lockout(store)
+    ratelimit.hit("voucher:store", str(store.pk), limit=STORE_ATTEMPTS[0], window=STORE_ATTEMPTS[1])
+    normal = codes.normalise(code)
+    if not normal:
+        raise ValidationFailed.field("code", _("Enter the voucher code."), code="required")
+    if not codes.is_well_formed(normal):
+        raise ValidationFailed.field(
+            "code", _("This code has a typo: check the digits and try again."), code="code_typo"
+        )
+    voucher = (
+        Voucher.objects.select_related("deal", "user", "used_store")
+        .filter(code=normal, merchant_id=store.merchant_id)
+        .first()
+    )
+    if voucher is None:
+        raise _wrong(store, actor, normal, ip)
+    return voucher
+
+
+def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", ip: str | None = None) -> Voucher:
+    """驗證/消費: use a voucher at a store. A voucher is used once; two counters racing: one wins.
+
+    Refuses a voucher outside its validity window, at a store that does not accept it, or with
+    the wrong password (which counts as a wrong code).
+    """
+    voucher = voucher_lookup(actor=actor, code=code, store_id=store_id, ip=ip)
+    store = counter_store(actor=actor, store_id=store_id)
+    if voucher.password and codes.normalise(password) != voucher.password:
+        raise _wrong(store, actor, voucher.code, ip, field="password")
+    _check_usable(voucher, store)
+    now = timezone.now()
+    with transaction.atomic():
+        if not _move([voucher.pk], "verify", "issued", used_at=now, used_store=store, used_by=actor):
+            voucher.refresh_from_db()
+            _check_usable(voucher, store)  # says why: used already (where, when), refunded …
+            raise Conflict(_("This voucher cannot be used."), code="voucher_not_usable")
+        redemption = Redemption.objects.create(
+            voucher=voucher,
+            merchant_id=voucher.merchant_id,
+            store=store,
+            clerk=actor,
+            amount=voucher.amount,
+            units=voucher.units,
+            verified_at=now,
+        )
+        audit("voucher.verify", actor=actor, obj=voucher, store=store.pk, redemption=redemption.pk, ip=ip)
+        message_send(
+            to=voucher.user.mobile,
+            template="voucher_verified",
+            params={
+                "code_tail": voucher.code[-4:],
+                "deal": voucher.deal.title,
+                "store": store.name,
+                "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
+    voucher.refresh_from_db()
+    return voucher
+
+
+def _check_usable(voucher: Voucher, store: Store) -> None:
+    if voucher.state in ("used", "settled"):
+        when = timezone.localtime(voucher.used_at).strftime("%Y-%m-%d %H:%M") if voucher.used_at else ""
+        raise Conflict(
+            _("This voucher was already used at %(store)s on %(when)s.")
+            % {"store": voucher.used_store.name if voucher.used_store else "?", "when": when},
+            code="voucher_used",
+        )
+    if voucher.state != "issued":
+        raise Conflict(
+            _("This voucher is %(state)s and cannot be used.") % {"state": voucher.state_label},
+            code="voucher_not_usable",
+        )
+    today = local_date()
+    if today < voucher.valid_from:
+        raise Conflict(
+            _("This voucher can be used from %(day)s.") % {"day": voucher.valid_from.isoformat()},
+            code="voucher_not_yet_valid",
+        )
+    if today > voucher.valid_until:
+        raise Conflict(_("This voucher has expired."), code="voucher_expired")
+    if not voucher.accepted_stores().filter(pk=store.pk).exists():
+        raise Conflict(_("This voucher is not accepted at this store."), code="voucher_wrong_store")
+
+
+def voucher_undo(*, actor: Any, voucher_id: int, reason: str) -> Voucher:
+    """Take back a verification made by mistake, within the undo window (1 hour by default),
+    with a reason, at the store where it was made (or by the merchant's admin). A voucher
+    already on a settlement statement cannot be undone."""
+    voucher = Voucher.objects.select_related("used_store").filter(pk=voucher_id).first()
+    if voucher is None or voucher.used_store_id is None:
+        raise NotFound()
+    counter_store(actor=actor, store_id=voucher.used_store_id)  # 404 for anyone else
+    if not reason.strip():
+        raise ValidationFailed.field("reason", _("Please give a reason."), code="reason_required")
+    if voucher.state == "settled":
+        raise Conflict(_("This voucher is on a settlement statement and cannot be undone."), code="voucher_settled")
+    if voucher.state != "used":
+        raise Conflict(_("This voucher is not used."), code="voucher_not_used")
+    now = timezone.now()
+    since = now - undo_window()
+    if voucher.used_at is None or voucher.used_at < since:
+        raise Conflict(
+            _("A verification can be undone within %(minutes)d minutes only.")
+            % {"minutes": int(undo_window().total_seconds() // 60)},
+            code="undo_window_passed",
+        )
+    with transaction.atomic():
+        moved = Voucher.objects.filter(pk=voucher.pk, state="used", used_at__gte=since).update(
+            state=VOUCHER.route("used", "undo").target,  # type: ignore[union-attr]
+            used_at=None,
+            used_store=None,
+            used_by=None,
+        )
+        if not moved:
+            raise Conflict(_("This voucher changed meanwhile; look it up again."), code="voucher_changed")
+        Redemption.objects.filter(voucher=voucher, undone_at__isnull=True).update(
+            undone_at=now, undone_by=actor, undo_reason=reason.strip()[:200]
+        )
+        audit("voucher.undo", actor=actor, obj=voucher, reason=reason.strip()[:200])
+    voucher.refresh_from_db()
+    return voucher
+
+
+# --------------------------------------------------------------------------------------------
+# Refunds and expiry
+
+
+def voucher_refund(*, actor: Any, voucher_id: int) -> Voucher:
+    """隨時退: the member gives back an unused voucher where the deal allows refunds before use."""
+    voucher = Voucher.objects.select_related("deal").filter(pk=voucher_id, user_id=getattr(actor, "pk", 0)).first()
+    if voucher is None:
+        raise NotFound()
+    if not voucher.deal.refund_anytime:
+        raise Forbidden(_("This deal does not allow refunds before use."), code="refund_not_allowed")
+    with transaction.atomic():
+        if not _move([voucher.pk], "refund", "issued", closed_at=timezone.now()):
+            raise Conflict(_("Only an unused voucher can be refunded."), code="voucher_not_usable")
+        audit("voucher.refund", actor=actor, obj=voucher, amount=voucher.amount)
+        _refund(voucher, reason="member_request", actor=actor)
+    voucher.refresh_from_db()
+    return voucher
+
+
+def vouchers_expire_due(*, today: dt.date | None = None, limit: int = 1000) -> dict[str, int]:
+    """The clock: vouchers past their validity expire; refunded where the deal says 過期退,
+    lapsed otherwise. Idempotent: a second run finds nothing."""
+    day = today or local_date()
+    now = timezone.now()
+    done = {"refunded": 0, "lapsed": 0}
+    ids = list(
+        Voucher.objects.filter(state="issued", valid_until__lt=day).order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    for voucher in Voucher.objects.filter(pk__in=ids).select_related("deal").order_by("pk"):
+        with transaction.atomic():
+            if not _move([voucher.pk], "expire", "issued", closed_at=now):
+                continue
+            if voucher.deal.refund_on_expiry:
+                _move([voucher.pk], "refund", "expired")
+                _refund(voucher, reason="expired")
+                done["refunded"] += 1
+            else:
+                _move([voucher.pk], "lapse", "expired")
+                done["lapsed"] += 1
+            audit("voucher.expire", obj=voucher, refunded=voucher.deal.refund_on_expiry)
+    return done
+
+
+def amount_of(vouchers: Iterable[Voucher]) -> Decimal:
+    return money(sum((v.amount for v in vouchers), Decimal(0)))

@@ -1,0 +1,34 @@
+"""Vouchers react to the deals domain's events and the clock expires them."""
+
+from typing import Any
+
+from tuangou.core import events
+from tuangou.core.jobs import job
+from tuangou.vouchers import services
+
+
+@events.subscribe("deal.tipped")
+def issue_on_tipping(*, deal_id: int, **_: Any) -> None:
+    services.vouchers_issue(deal_id=deal_id)
+
+
+@events.subscribe("team.filled")
+def issue_on_team_filled(*, deal_id: int, team_id: int, **_: Any) -> None:
+    services.vouchers_issue(deal_id=deal_id, team_id=team_id)
+
+
+@events.subscribe("deal.closed")
+def issue_on_close(*, deal_id: int, tipped: bool = False, **_: Any) -> None:
+    # Orders paid after the tipping (the deal stays on sale) get theirs at the latest here.
+    if tipped:
+        services.vouchers_issue(deal_id=deal_id)
+
+
+@events.subscribe("order.paid")
+def issue_on_late_payment(*, order_id: int, deal_id: int, **_: Any) -> None:
+    services.vouchers_issue_for_order(order_id=order_id, deal_id=deal_id)
+
+
+@job("vouchers.expire", every=3600)
+def expire() -> None:
+    services.vouchers_expire_due()

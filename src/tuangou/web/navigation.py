@@ -23,6 +23,7 @@ NAV: list[NavItem] = [
     NavItem(_("Dashboard"), "web:backoffice", frozenset(BACK_OFFICE_ROLES)),
     NavItem(_("Outbox"), "web:outbox", frozenset({Role.OPERATOR})),
     NavItem(_("Master data (admin)"), "admin:index", frozenset({Role.OPERATOR})),
+    NavItem(_("Sales desk"), "web:salesdesk", frozenset({Role.SALES_REP, Role.SALES_DEPT})),
     NavItem(_("Payments"), "web:finance_payments", frozenset({Role.FINANCE})),
     NavItem(_("Refunds"), "web:finance_refunds", frozenset({Role.FINANCE})),
     NavItem(_("Ledger and audit"), "web:finance_ledger", frozenset({Role.FINANCE})),

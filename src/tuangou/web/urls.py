@@ -15,3 +15,4 @@ urlpatterns = [
     path("backoffice/outbox/", backoffice.outbox, name="outbox"),
 ]
 urlpatterns += payment_views.urlpatterns
+urlpatterns += __import__("tuangou.web.views.salesdesk", fromlist=["urlpatterns"]).urlpatterns

@@ -60,9 +60,15 @@ def subscribers(event: str) -> list[str]:
 def publish(event: str, /, **payload: Any) -> None:
     """Announce `event`; each subscriber runs after the current transaction commits."""
     for recorder in _recorders:
-        transaction.on_commit(lambda r=recorder: r.append((event, dict(payload))))
+        transaction.on_commit(_recorder_append(recorder, event, dict(payload)))
     for name in subscribers(event):
         jobs.enqueue(name, **payload)
+
+
+def _recorder_append(
+    recorder: list[tuple[str, dict[str, Any]]], event: str, payload: dict[str, Any]
+) -> Callable[[], None]:
+    return lambda: recorder.append((event, payload))
 
 
 @contextmanager

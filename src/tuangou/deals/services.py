@@ -162,8 +162,13 @@ def _validate(
             err(name, _("This field is required."))
         elif when.tzinfo is None:
             err(name, _("Give the time with its time zone."))
-    both = isinstance(starts, dt.datetime) and isinstance(ends, dt.datetime) and starts.tzinfo and ends.tzinfo
-    if both and ends <= starts:
+    if (
+        isinstance(starts, dt.datetime)
+        and isinstance(ends, dt.datetime)
+        and starts.tzinfo
+        and ends.tzinfo
+        and ends <= starts
+    ):
         err("ends_at", _("The end must be after the start."))
 
     if v.get("voucher_validity") == Deal.VoucherValidity.FIXED:
@@ -585,7 +590,7 @@ def teams_expire_due(*, now: dt.datetime | None = None) -> int:
     for pk in ids:
         with transaction.atomic():
             # Lock order everywhere: deal, then team, then the member's row.
-            deal_id = Team.objects.filter(pk=pk).values_list("deal_id", flat=True).first()
+            deal_id = Team.objects.filter(pk=pk).values_list("deal_id", flat=True).get()
             deal = Deal.objects.select_for_update().get(pk=deal_id)
             team = Team.objects.select_for_update().select_related("deal").get(pk=pk)
             if team.status == "forming" and team.expires_at and team.expires_at <= when:

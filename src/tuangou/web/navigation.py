@@ -23,6 +23,8 @@ NAV: list[NavItem] = [
     NavItem(_("Dashboard"), "web:backoffice", frozenset(BACK_OFFICE_ROLES)),
     NavItem(_("Outbox"), "web:outbox", frozenset({Role.OPERATOR})),
     NavItem(_("Master data (admin)"), "admin:index", frozenset({Role.OPERATOR})),
+    NavItem(_("Deal review"), "web:deal_review", frozenset({Role.OPERATOR})),
+    NavItem(_("Deals"), "web:deal_list", frozenset({Role.OPERATOR, Role.MERCHANT})),
     NavItem(_("Sales desk"), "web:salesdesk", frozenset({Role.SALES_REP, Role.SALES_DEPT})),
     NavItem(_("Payments"), "web:finance_payments", frozenset({Role.FINANCE})),
     NavItem(_("Refunds"), "web:finance_refunds", frozenset({Role.FINANCE})),

@@ -16,3 +16,4 @@ urlpatterns = [
 ]
 urlpatterns += payment_views.urlpatterns
 urlpatterns += __import__("tuangou.web.views.salesdesk", fromlist=["urlpatterns"]).urlpatterns
+urlpatterns += __import__("tuangou.web.views.deals", fromlist=["urlpatterns"]).urlpatterns

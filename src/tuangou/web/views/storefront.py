@@ -1,14 +1,243 @@
+"""The storefront, phone first: cities, a city's deals, a deal page, joining, teams, my orders,
+and each merchant's mini-site (S2: home, details, promotions, all deals).
+
+Views only read through selectors and write through services; an AppError from a service is
+shown on the form (or as a message) and nothing changes.
+"""
+
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from typing import Any
 
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tuangou.core.errors import AppError, NotFound
 from tuangou.core.models import City
-from tuangou.deals.models import Category
+from tuangou.core.ownership import get_visible as _get_visible
+from tuangou.deals import selectors
+from tuangou.deals.models import Category, Deal
+from tuangou.merchants.models import Merchant
+from tuangou.orders import services as order_services
+from tuangou.orders.models import Order
+from tuangou.orders.selectors import orders_of_member
+from tuangou.web.forms import ServiceForm
+
+
+def get_visible(queryset: Any, user: Any, **lookup: Any) -> Any:
+    """core.ownership.get_visible, as a 404 page for strangers."""
+    try:
+        return _get_visible(queryset, user, **lookup)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+class JoinForm(ServiceForm):
+    quantity = forms.IntegerField(
+        label=gettext_lazy("Quantity"), initial=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+    )
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    """首頁: pick a city."""
-    cities = City.objects.filter(is_active=True)
-    categories = Category.objects.all()
-    return render(request, "web/home.html", {"cities": cities, "categories": categories})
+    """首頁: pick a city; with one city, go straight to its deals."""
+    cities = list(City.objects.filter(is_active=True))
+    if slug := request.GET.get("city"):
+        return redirect("web:city", city=slug)
+    return render(request, "web/deals/home.html", {"cities": cities, "categories": Category.objects.all()})
+
+
+def city(request: HttpRequest, city: str) -> HttpResponse:
+    """A city's storefront: today's deals, by category, searchable."""
+    place = get_object_or_404(City, slug=city, is_active=True)
+    category, q = request.GET.get("category") or None, (request.GET.get("q") or "").strip()
+    deals = selectors.deal_list_public(city=place.slug, category=category, q=q or None).filter(status__in=Deal.ON_SALE)
+    page = Paginator(deals, 20).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/deals/city.html",
+        {
+            "city": place,
+            "cities": City.objects.filter(is_active=True),
+            "categories": Category.objects.all(),
+            "category": category,
+            "q": q,
+            "page": page,
+        },
+    )
+
+
+def _pay_url(order: Order) -> str | None:
+    """The payments issue's pay step, when it is installed."""
+    try:
+        return reverse("web:payment_pay", kwargs={"order_id": order.pk})
+    except NoReverseMatch:
+        return None
+
+
+def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
+    """The deal page: prices side by side (S10), tiers, people joined, progress, time left, stores, terms."""
+    deal = selectors.deal_public(deal_id=deal_id)
+    if deal is None:
+        raise Http404
+    form = JoinForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('web:login')}?next={request.path}")
+        if form.is_valid():
+            try:
+                order = order_services.deal_join(
+                    actor=request.user,
+                    deal_id=deal.pk,
+                    quantity=form.cleaned_data["quantity"],
+                    idempotency_key=request.POST.get("idempotency_key") or None,
+                )
+            except AppError as exc:
+                form.add_app_error(exc)
+            else:
+                return redirect("web:order", order_id=order.pk)
+    tiers = deal.tier_list
+    count = deal.count
+    reached = [t for t in tiers if count >= t.threshold]
+    current = reached[-1].threshold if reached else 0
+    tier_rows = [{"threshold": 0, "price": deal.group_price, "current": current == 0}] + [
+        {"threshold": t.threshold, "price": t.price, "current": t.threshold == current} for t in tiers
+    ]
+    return render(
+        request,
+        "web/deals/detail.html",
+        {
+            "deal": deal,
+            "form": form,
+            "tiers": tier_rows if tiers else [],
+            "count": count,
+            "next_tier": deal.next_tier,
+            "teams": selectors.teams_forming(deal=deal)[:10] if deal.is_team else [],
+            "stores": deal.stores.all(),
+            "idempotency_key": _new_key(),
+        },
+    )
+
+
+def _new_key() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(16)
+
+
+@login_required
+@require_POST
+def team_open(request: HttpRequest, deal_id: int) -> HttpResponse:
+    try:
+        order = order_services.team_open(
+            actor=request.user, deal_id=deal_id, idempotency_key=request.POST.get("idempotency_key") or None
+        )
+    except AppError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("web:deal", deal_id=deal_id)
+    return redirect("web:order", order_id=order.pk)
+
+
+def team_detail(request: HttpRequest, team_id: int) -> HttpResponse:
+    """A team's page: its members, seats left, time left and the link to share."""
+    team = selectors.team_public(team_id=team_id)
+    if team is None:
+        raise Http404
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('web:login')}?next={request.path}")
+        try:
+            order = order_services.team_join(
+                actor=request.user, team_id=team.pk, idempotency_key=request.POST.get("idempotency_key") or None
+            )
+        except AppError as exc:
+            messages.error(request, str(exc.message))
+        else:
+            return redirect("web:order", order_id=order.pk)
+    members = [o for o in team.orders.all() if o.status in ("pending", "paid", "completed", "refunded")]
+    share = request.build_absolute_uri(reverse("web:team", kwargs={"team_id": team.pk}))
+    return render(
+        request,
+        "web/deals/team.html",
+        {"team": team, "deal": team.deal, "members": members, "share_url": share, "idempotency_key": _new_key()},
+    )
+
+
+@login_required
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    order = get_visible(Order.objects.select_related("deal", "team"), request.user, pk=order_id)
+    return render(
+        request,
+        "web/deals/order.html",
+        {"order": order, "pay_url": _pay_url(order), "demo_pay": settings.ORDERS_DEMO_PAY},
+    )
+
+
+@login_required
+@require_POST
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        order_services.order_cancel(actor=request.user, order_id=order_id)
+    except AppError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Order cancelled; the stock is released."))
+    return redirect("web:order", order_id=order_id)
+
+
+@login_required
+@require_POST
+def order_demo_pay(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Demo only (ORDERS_DEMO_PAY): mark one's own order paid, until the sandbox gateway plugs in."""
+    if not settings.ORDERS_DEMO_PAY:
+        raise Http404
+    order = get_visible(Order.objects.all(), request.user, pk=order_id)
+    if order.user_id != request.user.pk:
+        raise Http404
+    try:
+        order_services.order_mark_paid(order_id=order.pk, actor=request.user)
+    except AppError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Paid. Thank you!"))
+    return redirect("web:order", order_id=order_id)
+
+
+@login_required
+def my_orders(request: HttpRequest) -> HttpResponse:
+    page = Paginator(orders_of_member(request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "web/deals/my_orders.html", {"page": page})
+
+
+# -- merchant mini-site (S2) --------------------------------------------------------------------
+
+MINISITE_TABS = [
+    ("home", gettext_lazy("Home")),
+    ("details", gettext_lazy("Details")),
+    ("promotions", gettext_lazy("Promotions")),
+    ("deals", gettext_lazy("All deals")),
+]
+
+
+def merchant_site(request: HttpRequest, slug: str, tab: str = "home") -> HttpResponse:
+    """商家獨立首頁: home, details, promotions and all deals of one merchant."""
+    if tab not in dict(MINISITE_TABS):
+        raise Http404
+    merchant = get_object_or_404(Merchant.objects.select_related("city"), slug=slug, is_active=True)
+    deals = selectors.deal_list_public().filter(merchant=merchant)
+    context: dict[str, Any] = {
+        "merchant": merchant,
+        "tab": tab,
+        "tabs": MINISITE_TABS,
+        "stores": merchant.stores.all(),
+        "deals": deals if tab == "deals" else deals.filter(status__in=Deal.ON_SALE)[:4],
+    }
+    return render(request, "web/deals/merchant.html", context)

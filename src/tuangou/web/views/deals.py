@@ -1,0 +1,171 @@
+"""Back-office deal pages: the review queue, deals by state with filters, one deal with its
+actions (submit, approve, send back) and an edit form limited to what the state allows.
+
+Operators see every deal; a merchant's people see only their merchant's (core.ownership).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tuangou.accounts.roles import Role
+from tuangou.core.errors import AppError, NotFound
+from tuangou.core.models import AuditLog, City
+from tuangou.core.ownership import get_visible as _get_visible
+from tuangou.core.ownership import has_role
+from tuangou.deals import selectors, services
+from tuangou.deals.models import Deal
+from tuangou.deals.process import DEAL
+from tuangou.web.forms import ServiceForm
+from tuangou.web.views.backoffice import role_required
+
+
+def get_visible(queryset: Any, user: Any, **lookup: Any) -> Any:
+    """core.ownership.get_visible, as a 404 page for strangers."""
+    try:
+        return _get_visible(queryset, user, **lookup)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+STAFF = (Role.OPERATOR, Role.MERCHANT)
+
+
+class RejectForm(ServiceForm):
+    reason = forms.CharField(label=gettext_lazy("Reasons"), widget=forms.Textarea(attrs={"rows": 3}), max_length=1000)
+
+
+class DealEditForm(ServiceForm):
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=120, required=False)
+    summary = forms.CharField(label=gettext_lazy("Summary"), max_length=240, required=False)
+    description = forms.CharField(
+        label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    terms = forms.CharField(
+        label=gettext_lazy("Terms of use"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    stock = forms.IntegerField(label=gettext_lazy("Stock"), required=False)
+    ends_at = forms.DateTimeField(
+        label=gettext_lazy("Ends"), required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+
+@role_required(*STAFF)
+def deal_list(request: HttpRequest, review: bool = False) -> HttpResponse:
+    """Deals by state, with filters; `review=True` is the operators' queue of submitted deals."""
+    status = "submitted" if review else (request.GET.get("status") or None)
+    qs = selectors.deal_list_for(request.user, status=status)
+    if city := request.GET.get("city"):
+        qs = qs.filter(city__slug=city)
+    if q := (request.GET.get("q") or "").strip():
+        qs = qs.filter(title__icontains=q[:60])
+    page = Paginator(qs, 30).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/deals/backoffice_list.html",
+        {
+            "page": page,
+            "review": review,
+            "status": status,
+            "states": DEAL.state_choices,
+            "cities": City.objects.all(),
+            "city": city,
+            "q": q,
+        },
+    )
+
+
+def deal_review_queue(request: HttpRequest) -> HttpResponse:
+    return deal_list(request, review=True)
+
+
+@role_required(*STAFF)
+def deal_manage(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = get_visible(
+        Deal.objects.select_related("merchant", "city", "category").prefetch_related("tiers"), request.user, pk=deal_id
+    )
+    allowed = services.EDITABLE_BY_STATE.get(deal.status, ())
+    edit_form = DealEditForm(
+        request.POST if request.POST.get("form") == "edit" else None,
+        initial={f: getattr(deal, f) for f in DealEditForm.base_fields},
+    )
+    for name, field in edit_form.fields.items():
+        field.disabled = "*" not in allowed and name not in allowed
+    if request.method == "POST" and request.POST.get("form") == "edit" and edit_form.is_valid():
+        changes: dict[str, Any] = {
+            k: v for k, v in edit_form.cleaned_data.items() if k in edit_form.changed_data and v not in (None, "")
+        }
+        try:
+            services.deal_update(actor=request.user, deal_id=deal.pk, **changes)
+        except AppError as exc:
+            edit_form.add_app_error(exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("web:deal_manage", deal_id=deal.pk)
+    history = AuditLog.objects.filter(object_type="deals.deal", object_id=str(deal.pk)).select_related("actor")[:50]
+    return render(
+        request,
+        "web/deals/backoffice_deal.html",
+        {
+            "deal": deal,
+            "edit_form": edit_form,
+            "reject_form": RejectForm(),
+            "history": history,
+            "is_operator": has_role(request.user, Role.OPERATOR),
+        },
+    )
+
+
+@role_required(*STAFF)
+@require_POST
+def deal_action(request: HttpRequest, deal_id: int, action: str) -> HttpResponse:
+    """Submit (its merchant), approve or send back (operators). Refusals come back as messages."""
+    try:
+        if action == "submit":
+            services.deal_submit(actor=request.user, deal_id=deal_id)
+        elif action == "approve":
+            services.deal_approve(actor=request.user, deal_id=deal_id)
+        elif action == "reject":
+            services.deal_reject(actor=request.user, deal_id=deal_id, reason=request.POST.get("reason", ""))
+        else:
+            raise AppError(_("Unknown action."))
+    except AppError as exc:
+        messages.error(request, str(exc.message) + "".join(f" {m}" for ms in exc.errors.values() for m in ms))
+    else:
+        messages.success(request, _("Done."))
+    return redirect("web:deal_manage", deal_id=deal_id)
+
+
+def _urls() -> list[Any]:
+    from django.urls import path
+
+    from tuangou.web.views import storefront
+
+    return [
+        path("c/<slug:city>/", storefront.city, name="city"),
+        path("deals/<int:deal_id>/", storefront.deal_detail, name="deal"),
+        path("deals/<int:deal_id>/teams/", storefront.team_open, name="team_open"),
+        path("teams/<int:team_id>/", storefront.team_detail, name="team"),
+        path("orders/<int:order_id>/", storefront.order_detail, name="order"),
+        path("orders/<int:order_id>/cancel/", storefront.order_cancel, name="order_cancel"),
+        path("orders/<int:order_id>/demo-pay/", storefront.order_demo_pay, name="order_demo_pay"),
+        path("me/orders/", storefront.my_orders, name="my_orders"),
+        path("m/<slug:slug>/", storefront.merchant_site, name="merchant"),
+        path("m/<slug:slug>/<str:tab>/", storefront.merchant_site, name="merchant_tab"),
+        path("backoffice/deals/", deal_list, name="deal_list"),
+        path("backoffice/deals/review/", deal_review_queue, name="deal_review"),
+        path("backoffice/deals/<int:deal_id>/", deal_manage, name="deal_manage"),
+        path("backoffice/deals/<int:deal_id>/<str:action>/", deal_action, name="deal_action"),
+    ]
+
+
+urlpatterns = _urls()

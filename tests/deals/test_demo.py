@@ -1,0 +1,19 @@
+import pytest
+from django.core.management import call_command
+
+from tuangou.deals.models import Deal, Team
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_deals_load_twice():
+    call_command("demo_load")
+    call_command("demo_load")
+    deals = Deal.objects.all()
+    assert {d.city.slug for d in deals} == {"shanghai", "hangzhou"}
+    assert deals.filter(status="tipped").exists()
+    assert deals.filter(status="live", tiers__isnull=False).exists()
+    assert Team.objects.filter(status="forming").exists()
+    short = deals.get(title__contains="差幾人成團")
+    assert 0 < short.to_tip <= 3
+    assert deals.count() == 4

@@ -103,6 +103,8 @@ def test_cash_customer_through_all_eight_steps(
         "performance",
     }
     assert docs["invoice"] == ["FP-0001"]
+    stats = {s.step: s for s in selectors.step_times()}
+    assert stats["dispatching"].left == 1 and stats["dispatching"].waiting == 0
     svg = selectors.order_diagram(order)
     assert svg.startswith("<svg") or "<svg" in svg[:200]
 
@@ -358,3 +360,11 @@ def test_steps_belong_to_their_lane(take: Callable[..., Order], rep: User, dept:
     assert exc.value.status == 403
     order.refresh_from_db()
     assert order.state == "dispatching"
+
+
+def test_the_step_changes_only_through_the_engine(take: Callable[..., Order], cash_customer: Customer) -> None:
+    order = take(cash_customer)
+    with pytest.raises(Conflict):
+        order.state = "closed"
+    order.refresh_from_db()
+    assert order.state == "placing"

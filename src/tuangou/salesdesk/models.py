@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.catalog.models import PriceList, Product
 from tuangou.core.money import ZERO, MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.salesdesk.process import SALES_ORDER
 
 
@@ -173,13 +174,7 @@ class Order(models.Model):
         related_name="salesdesk_orders",
     )
     source = models.CharField(_("taken"), max_length=20, choices=Source.choices, default=Source.DIRECT)
-    state = models.CharField(
-        _("step"),
-        max_length=20,
-        choices=SALES_ORDER.state_choices,
-        default=SALES_ORDER.initial_state,
-        db_index=True,
-    )
+    state = StateField(_("step"), process=SALES_ORDER)
     channel = models.CharField(_("order channel"), max_length=10, choices=Channel.choices, blank=True)
     channel_reason = models.CharField(_("reason for a phone or SMS order"), max_length=200, blank=True)
     picker = models.ForeignKey(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -13,11 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.accounts.models import User
 from tuangou.catalog.models import Product
-from tuangou.core.models import AuditLog
 from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import visible_to
 from tuangou.core.time import local_date, now
+from tuangou.core.workflow import engine
 from tuangou.core.workflow.render_svg import Highlight, render_svg
+from tuangou.core.workflow.stats import StepStats, step_stats
 from tuangou.salesdesk.models import Collection, Order, PerformanceRecord, ProductSale
 from tuangou.salesdesk.process import SALES_ORDER
 
@@ -142,23 +142,18 @@ def _state_title(name: str) -> str:
 
 
 def order_steps(order: Order) -> list[Step]:
-    """The order's transition log, oldest first."""
-    rows = (
-        AuditLog.objects.filter(action="salesdesk.transition", object_type="salesdesk.order", object_id=str(order.pk))
-        .select_related("actor")
-        .order_by("at", "id")
-    )
+    """The order's transition log (the engine's), oldest first, with the documents attached."""
     return [
         Step(
             at=r.at,
             actor=str(r.actor) if r.actor else "",
-            from_state=r.data.get("from_state", ""),
-            to_state=r.data.get("to_state", ""),
-            action=r.data.get("transition", ""),
-            note=r.data.get("note", ""),
-            documents=r.data.get("documents", []),
+            from_state=r.from_state,
+            to_state=r.to_state,
+            action=r.action,
+            note=r.note,
+            documents=[{"code": code, "ref": ref or ""} for code, ref in (r.documents or {}).items()],
         )
-        for r in rows
+        for r in engine.history(order, process=SALES_ORDER.name)
     ]
 
 
@@ -171,43 +166,10 @@ def order_diagram(order: Order, steps: list[Step] | None = None) -> str:
     return render_svg(SALES_ORDER, highlight=highlight)
 
 
-def step_times(user: Any) -> list[dict[str, Any]]:
-    """Where orders wait: per step, how many passed, median and longest wait, how many wait now."""
-    visible_ids = {str(pk) for pk in orders_visible(user).values_list("pk", flat=True)}
-    rows = AuditLog.objects.filter(action="salesdesk.transition", object_type="salesdesk.order").order_by(
-        "object_id", "at", "id"
-    )
-    entered: dict[tuple[str, str], dt.datetime] = {}
-    waits: dict[str, list[float]] = {}
-    for r in rows:
-        if r.object_id not in visible_ids:
-            continue
-        source, target = r.data.get("from_state", ""), r.data.get("to_state", "")
-        start = entered.pop((r.object_id, source), None)
-        if start is not None:
-            waits.setdefault(source, []).append((r.at - start).total_seconds() / 3600)
-        entered[(r.object_id, target)] = r.at
-    waiting = dict(
-        orders_visible(user).exclude(state__in=SALES_ORDER.final_states).values_list("state").annotate(n=Count("id"))
-    )
-    result = []
-    for name, title in SALES_ORDER.state_choices:
-        task = SALES_ORDER.task(name)
-        if task is None:
-            continue
-        hours = waits.get(name, [])
-        result.append(
-            {
-                "state": name,
-                "title": title,
-                "passed": len(hours),
-                "median_hours": round(statistics.median(hours), 1) if hours else None,
-                "max_hours": round(max(hours), 1) if hours else None,
-                "waiting": waiting.get(name, 0),
-                "limit_hours": task.time_limit.total_seconds() / 3600 if task.time_limit else None,
-            }
-        )
-    return result
+def step_times() -> list[StepStats]:
+    """Where orders wait (S7): per step, how many passed, median and 90th percentile of the
+    time spent, how many wait now and how many of those are past the step's time limit."""
+    return [s for s in step_stats(SALES_ORDER) if not s.is_end]
 
 
 # -- money reports ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import has_role, require_owner, require_role
 from tuangou.core.time import local_date, now
+from tuangou.core.workflow import Route, engine
 from tuangou.messaging import templates
 from tuangou.messaging.services import message_send
 from tuangou.salesdesk.models import (
@@ -77,8 +78,12 @@ class LineIn:
 # -- the one place an order's step changes -------------------------------------------------------
 
 
-def _check(order: Order, action: str, *, actor: Any) -> Any:
-    """The route `action` takes from the order's step, if `actor` may take it; else refuse."""
+def _check(order: Order, action: str, *, actor: Any) -> Route:
+    """The route `action` takes from the order's step, if `actor` may take it; else refuse.
+
+    Services call this before doing a step's work, so a refusal comes before anything else;
+    `engine.transition` checks the same again under its lock when the step is done.
+    """
     route = SALES_ORDER.route(order.state, action)
     if route is None:
         raise Conflict(
@@ -86,44 +91,16 @@ def _check(order: Order, action: str, *, actor: Any) -> Any:
             % {"step": order.get_state_display(), "action": action},
             code="transition_not_allowed",
         )
-    roles = [r for r in route.by if r != "owner"]
-    allowed = (roles and has_role(actor, *roles)) or (
-        "owner" in route.by and SALES_ORDER.owner is not None and SALES_ORDER.owner(order, actor)
-    )
-    if not allowed:
+    if not engine.allowed(route, SALES_ORDER, order, actor):
         raise Forbidden(_("You may not perform this step of this order."), code="transition_forbidden")
     return route
 
 
 def _advance(order: Order, action: str, *, actor: Any, note: str = "", documents: Sequence[Attached] = ()) -> None:
-    """Perform `action` of the S1 process on `order` (already locked), with its documents.
-
-    Interim: this checks the declaration itself (the route from the current step, who may
-    perform it, the note a recorded exception needs, the documents the step may attach) and
-    logs the transition, until `core.workflow.engine` lands and this becomes its one call.
-    """
-    route = _check(order, action, actor=actor)
-    if route.note_required and not note.strip():
-        raise ValidationFailed.field("note", _("Say why (a recorded exception)."), code="note_required")
-    task = SALES_ORDER.task(order.state)
-    allowed_docs = set(task.documents if task else ()) | {c for t in route.transitions for c in t.documents}
-    for doc in documents:
-        if doc.code not in allowed_docs:  # pragma: no cover - a programming error
-            raise ValueError(f"document {doc.code!r} does not belong to {order.state}/{action}")
-    source = order.state
-    order.state = route.target
-    Order.objects.filter(pk=order.pk).update(state=route.target)
-    audit(
-        "salesdesk.transition",
-        actor=actor,
-        obj=order,
-        process=SALES_ORDER.name,
-        from_state=source,
-        to_state=route.target,
-        transition=action,
-        note=note,
-        documents=[{"code": d.code, "ref": d.ref} for d in documents],
-    )
+    """Perform `action` of the S1 process on `order` through the engine, attaching the
+    documents the step produced (登記表, 書面訂單, 發票, 送貨單, 簽收單, 收款憑證, 銷帳記錄, 業績記錄).
+    The one place an order's step changes."""
+    engine.transition(order, action, actor=actor, note=note, documents={d.code: d.ref for d in documents})
 
 
 # -- numbers ---------------------------------------------------------------------------------------

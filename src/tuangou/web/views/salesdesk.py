@@ -403,7 +403,7 @@ def reports(request: HttpRequest) -> HttpResponse:
         "cash": selectors.cash_not_handed_over(request.user),
         "performance": selectors.rep_performance(date_from=date_from, date_to=date_to, user=request.user),
         "product_sales": selectors.product_sales(date_from=date_from, date_to=date_to, user=request.user),
-        "step_times": selectors.step_times(request.user),
+        "step_times": selectors.step_times(),
         "date_from": date_from,
         "date_to": date_to,
         "is_dept": has_role(request.user, Role.SALES_DEPT),

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "tuangou.ledger",
     "tuangou.payments",
     "tuangou.vouchers",
+    "tuangou.settlement",
     "tuangou.web",
 ]
 

@@ -1,0 +1,7 @@
+from tuangou.core.jobs import job
+from tuangou.settlement import services
+
+
+@job("settlement.statements", every=6 * 3600)
+def draft_statements() -> None:
+    services.statements_generate_due()

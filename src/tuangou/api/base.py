@@ -109,6 +109,8 @@ def _register_routers() -> None:
     api.add_router("/", orders.router)
     api.add_router("/", __import__("tuangou.api.salesdesk", fromlist=["router"]).router)
     api.add_router("/", payments_api.router)
+    api.add_router("/", __import__("tuangou.api.vouchers", fromlist=["router"]).router)
+    api.add_router("/", __import__("tuangou.api.settlement", fromlist=["router"]).router)
 
 
 _register_routers()

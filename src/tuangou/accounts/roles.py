@@ -71,5 +71,10 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.SPECIALIST: set(),
 }
 
+ROLE_PERMISSIONS[Role.CLERK] |= {"vouchers.view_voucher", "vouchers.view_redemption"}
+ROLE_PERMISSIONS[Role.MERCHANT] |= {"vouchers.view_voucher", "vouchers.view_redemption", "settlement.view_statement"}
+ROLE_PERMISSIONS[Role.OPERATOR] |= {"vouchers.view_voucher", "settlement.view_statement", "settlement.view_dispute"}
+ROLE_PERMISSIONS[Role.FINANCE] |= {"settlement.view_statement", "settlement.change_statement"}
+
 # Roles that work in the back office (staff-side pages).
 BACK_OFFICE_ROLES = {r for r in Role if r is not Role.MEMBER}

@@ -17,3 +17,4 @@ urlpatterns = [
 urlpatterns += payment_views.urlpatterns
 urlpatterns += __import__("tuangou.web.views.salesdesk", fromlist=["urlpatterns"]).urlpatterns
 urlpatterns += __import__("tuangou.web.views.deals", fromlist=["urlpatterns"]).urlpatterns
+urlpatterns += __import__("tuangou.web.views.portal", fromlist=["urlpatterns"]).urlpatterns

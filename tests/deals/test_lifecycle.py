@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tuangou.core import events, jobs
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tuangou.core.models import AuditLog
+from tuangou.core.workflow.engine import history
 from tuangou.deals import services
 from tuangou.deals.models import Deal
 from tuangou.orders import services as order_services
@@ -35,20 +35,27 @@ def test_review_flow(deal_factory, merchant_admin, operator):
     deal = services.deal_approve(actor=operator, deal_id=deal.pk)
     # Its start time has passed: approved → scheduled → live in one go.
     assert deal.status == "live"
-    actions = list(
-        AuditLog.objects.filter(object_type="deals.deal", object_id=str(deal.pk), action__startswith="deal.")
-        .order_by("pk")
-        .values_list("action", flat=True)
-    )
-    assert actions[:7] == [
-        "deal.create",
-        "deal.submit",
-        "deal.reject",
-        "deal.submit",
-        "deal.approve",
-        "deal.schedule",
-        "deal.start",
+    log = list(history(deal))
+    assert [(t.action, t.from_state, t.to_state) for t in log] == [
+        ("submit", "draft", "submitted"),
+        ("reject", "submitted", "returned"),
+        ("submit", "returned", "submitted"),
+        ("approve", "submitted", "approved"),
+        ("schedule", "approved", "scheduled"),
+        ("start", "scheduled", "live"),
     ]
+    assert log[1].note == "圖片太模糊" and log[1].actor == operator
+    assert log[4].actor is None  # the platform's clock
+
+
+def test_state_changes_only_through_the_engine(deal_factory):
+    deal = deal_factory(live=False)
+    with pytest.raises(Conflict):
+        deal.status = "live"
+    with pytest.raises(Conflict):  # clock-only actions cannot be performed by a person
+        from tuangou.deals.process import DEAL
+
+        services.state_transition(deal, DEAL, "start", actor=deal.created_by)
 
 
 def test_only_operators_approve_and_only_owners_submit(deal_factory, merchant_admin, make_user):

@@ -155,3 +155,14 @@ def test_deal_is_not_closed_by_reservations_alone(deal_factory, make_user):
     order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)
     services.deals_tick(now=timezone.now())
     assert Deal.objects.get(pk=deal.pk).status == "live"
+
+
+def test_paid_and_refunded_are_announced(deal_factory, member, django_capture_on_commit_callbacks):
+    deal = deal_factory(tipping_point=5)
+    order = order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1)
+    with events.capture() as seen, django_capture_on_commit_callbacks(execute=True):
+        order_services.order_mark_paid(order_id=order.pk)
+    assert seen == [("order.paid", {"order_id": order.pk, "deal_id": deal.pk})]
+    order_services.order_mark_refunded(order_id=order.pk, note="deal failed")
+    order_services.order_mark_refunded(order_id=order.pk)
+    assert Order.objects.get(pk=order.pk).status == "refunded"

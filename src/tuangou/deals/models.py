@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.models import City
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.deals.process import DEAL, TEAM
 from tuangou.merchants.models import Merchant, Store
 
@@ -132,7 +133,7 @@ class Deal(models.Model):
         _("virtual completion"), default=False, help_text=_("Complete a team that does not fill in time.")
     )
 
-    status = models.CharField(_("status"), max_length=40, choices=DEAL.state_choices, default=DEAL.initial_state)
+    status = StateField(_("status"), process=DEAL)
     rejection_reason = models.TextField(_("reason sent back"), blank=True)
     sold_units = models.PositiveIntegerField(_("units sold (paid)"), default=0)
     buyers = models.PositiveIntegerField(_("people who paid"), default=0)
@@ -312,7 +313,7 @@ class Team(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("leader"), on_delete=models.PROTECT, related_name="led_teams"
     )
     size = models.PositiveSmallIntegerField(_("team size"))
-    status = models.CharField(_("status"), max_length=40, choices=TEAM.state_choices, default=TEAM.initial_state)
+    status = StateField(_("status"), process=TEAM)
     seats_taken = models.PositiveSmallIntegerField(_("seats taken"), default=0)
     members_paid = models.PositiveSmallIntegerField(_("members paid"), default=0)
     virtual = models.BooleanField(_("completed virtually"), default=False)

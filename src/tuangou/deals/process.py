@@ -11,9 +11,7 @@ when N members have paid, or fails (everyone refunded) when H hours pass first �
 deal completes teams virtually, which reports show.
 
 Transitions the platform itself performs (the clock, a confirmed payment) are declared in the
-``PLATFORM`` lane. Until the engine offers a lane for its own clock (see
-``.requests-workflow.md``) that lane is the operators': an operator may also perform them by
-hand, and the clock performs them with no actor.
+engine's ``system`` lane and performed with ``actor=None``; nobody can perform them by hand.
 """
 
 from __future__ import annotations
@@ -22,12 +20,24 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from tuangou.core.workflow import OWNER, Decision, Document, End, Lane, Process, Start, Task, Transition, register
+from tuangou.core.workflow import (
+    OWNER,
+    SYSTEM,
+    Decision,
+    Document,
+    End,
+    Lane,
+    Process,
+    Start,
+    Task,
+    Transition,
+    register,
+)
 
 MERCHANT = "merchant"
 MEMBER = "member"
 OPERATOR = "operator"
-PLATFORM = OPERATOR  # the clock's lane; switch to the engine's system lane when it exists
+PLATFORM = SYSTEM  # the platform itself: its clock, a confirmed payment (actor=None)
 
 
 def is_deal_owner(deal: Any, user: Any) -> bool:
@@ -55,6 +65,7 @@ DEAL = register(
         lanes=(
             Lane(MERCHANT, _("Merchant")),
             Lane(OPERATOR, _("Operator")),
+            Lane(PLATFORM, _("Platform (clock)"), external=True),
         ),
         documents=(
             Document("proposal", _("Deal proposal (團購方案)"), to=OPERATOR),
@@ -101,7 +112,7 @@ TEAM = register(
         ),
         owner=is_team_leader,
         data_stores=("deals.Team", "orders.Order"),
-        lanes=(Lane(MEMBER, _("Member")), Lane(OPERATOR, _("Operator"))),
+        lanes=(Lane(MEMBER, _("Member")), Lane(PLATFORM, _("Platform (clock)"), external=True)),
         documents=(Document("share_link", _("Share link"), to=MEMBER),),
         start=Start("open", _("Leader opens a team and pays"), MEMBER),
         tasks=(Task("forming", _("Members join and pay"), MEMBER, documents=("share_link",)),),

@@ -25,49 +25,30 @@ from django.utils.translation import gettext as _
 from tuangou.accounts.roles import Role
 from tuangou.core import events
 from tuangou.core.audit import audit
-from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tuangou.core.errors import Forbidden, NotFound, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.ownership import has_role, require_login
 from tuangou.core.time import now as _now
 from tuangou.core.workflow import Process
+from tuangou.core.workflow.engine import transition
 from tuangou.deals.models import Category, Deal, DealMedia, DealTier, Team
 from tuangou.deals.process import DEAL, TEAM
 from tuangou.merchants.models import Agreement, Merchant, MerchantMember, Store
 
 # --------------------------------------------------------------------------------------------
-# The one place a state changes. It follows the declaration (route, performers) and logs the
-# move; when the engine of core.workflow lands, its transition call replaces the body.
+# The one place a state changes: the engine's transition call (core.workflow.engine), which
+# follows the declaration, refuses anything else and logs every move.
 
 
 def state_transition(obj: models.Model, process: Process, action: str, *, actor: Any = None, note: str = "") -> str:
-    """Move `obj.status` along `action` of `process`. ``actor=None`` is the platform itself.
+    """Move `obj.status` along `action` of `process`; ``actor=None`` is the platform (its clock).
 
-    The caller holds the row lock. Refuses (Conflict) an action the declaration does not allow
-    from the current state, and (Forbidden) an actor outside the action's lanes.
+    The caller holds the row lock (the engine takes it again, harmlessly, in the same
+    transaction). Refuses (Conflict) an action the declaration does not allow from the current
+    state, and (Forbidden) an actor outside the action's lanes; nothing changes then.
     """
-    source = obj.status  # type: ignore[attr-defined]
-    route = process.route(source, action)
-    if route is None:
-        raise Conflict(
-            _("This cannot be done while the %(object)s is %(state)s.")
-            % {"object": obj._meta.verbose_name, "state": _state_label(process, source)},
-            code="transition_not_allowed",
-        )
-    if actor is not None and not has_role(actor, *[r for r in route.by if r != "owner"]):
-        owner_ok = "owner" in route.by and process.owner is not None and process.owner(obj, actor)
-        if not owner_ok:
-            raise Forbidden(_("Your role does not allow this."), code="role_required")
-    if route.note_required and not note.strip():
-        raise ValidationFailed.field("reason", _("Please give a reason."), code="reason_required")
-    obj.status = route.target  # type: ignore[attr-defined]
-    type(obj)._default_manager.filter(pk=obj.pk).update(status=route.target)
-    audit(f"{process.name}.{action}", actor=actor, obj=obj, source=source, target=route.target, note=note)
-    return route.target
-
-
-def _state_label(process: Process, state: str) -> str:
-    node = process.nodes.get(state)
-    return str(node.title) if node is not None else state
+    log = transition(obj, action, actor=actor, note=note, process=process)
+    return log.to_state
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.deals.models import Deal, Team
 from tuangou.orders.process import ORDER
 
@@ -33,7 +34,7 @@ class Order(models.Model):
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price = MoneyField(_("unit price"))
     amount = MoneyField(_("amount"))
-    status = models.CharField(_("status"), max_length=40, choices=ORDER.state_choices, default=ORDER.initial_state)
+    status = StateField(_("status"), process=ORDER)
     created_at = models.DateTimeField(_("placed"), auto_now_add=True, db_index=True)
     expires_at = models.DateTimeField(_("pay before"))
     paid_at = models.DateTimeField(_("paid"), null=True, blank=True)

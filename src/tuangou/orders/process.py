@@ -12,11 +12,10 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from tuangou.core.workflow import OWNER, Document, End, Lane, Process, Start, Task, Transition, register
+from tuangou.core.workflow import OWNER, SYSTEM, Document, End, Lane, Process, Start, Task, Transition, register
 
 MEMBER = "member"
-OPERATOR = "operator"
-PLATFORM = OPERATOR  # the clock's and the gateway's lane; see deals/process.py
+PLATFORM = SYSTEM  # the clock and confirmed payments (actor=None); see deals/process.py
 
 
 def is_buyer(order: Any, user: Any) -> bool:
@@ -30,7 +29,7 @@ ORDER = register(
         description=_("Joining a deal reserves stock; the order is paid, or expires and gives the stock back."),
         owner=is_buyer,
         data_stores=("orders.Order", "orders.DealBuyer", "deals.Deal"),
-        lanes=(Lane(MEMBER, _("Member")), Lane(OPERATOR, _("Operator"))),
+        lanes=(Lane(MEMBER, _("Member")), Lane(PLATFORM, _("Platform (clock)"), external=True)),
         documents=(Document("order", _("Order"), to=MEMBER),),
         start=Start("pending", _("Joined: stock reserved, awaiting payment"), MEMBER),
         tasks=(Task("paid", _("Paid: money held in escrow"), PLATFORM, documents=("order",)),),

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from tuangou.core import events
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tuangou.core.ownership import get_visible, require_login
+from tuangou.core.ownership import require_login
 from tuangou.core.time import now as _now
 from tuangou.deals import services as deal_services
 from tuangou.deals.models import Deal, Team
@@ -323,6 +323,7 @@ def order_mark_paid(*, order_id: int, actor: Any = None) -> Order:
         Order.objects.filter(pk=order.pk).update(paid_at=now)
         order.paid_at = now
         audit("order.paid", actor=actor, obj=order, amount=order.amount)
+        events.publish("order.paid", order_id=order.pk, deal_id=deal.pk)
         if team is not None:
             Team.objects.filter(pk=team.pk).update(members_paid=F("members_paid") + 1)
             team.refresh_from_db()
@@ -334,6 +335,24 @@ def order_mark_paid(*, order_id: int, actor: Any = None) -> Order:
         deal_services.deal_tip_if_reached(deal, now)
         if deal.sold_units >= deal.stock:
             deal_services._advance(deal, now)  # sold out: close at once, the clock would do it too
+    return order
+
+
+def order_mark_refunded(*, order_id: int, actor: Any = None, note: str = "") -> Order:
+    """Record that a paid order was refunded in full (called by the payments domain). Idempotent.
+
+    Its units stay counted as sold for the deal's history; the refund itself, and the money, are
+    the payments domain's business.
+    """
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise NotFound()
+        if order.status == "refunded":
+            return order
+        state_transition(order, ORDER, "refund", actor=None, note=note)
+        Order.objects.filter(pk=order.pk).update(closed_at=_now())
+        audit("order.refunded", actor=actor, obj=order, note=note)
     return order
 
 
@@ -360,8 +379,9 @@ def order_cancel(*, actor: Any, order_id: int) -> Order:
     require_login(actor)
     now = _now()
     with transaction.atomic():
-        order = get_visible(Order.objects.select_for_update(), actor, pk=order_id)
-        if order.user_id != actor.pk:
+        # Only the buyer cancels: anyone else learns nothing (404), merchants and operators included.
+        order = Order.objects.select_for_update().filter(pk=order_id, user_id=actor.pk).first()
+        if order is None:
             raise NotFound()
         if order.status != "pending":
             raise Conflict(_("Only an unpaid order can be cancelled."), code="order_not_cancellable")

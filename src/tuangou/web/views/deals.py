@@ -19,9 +19,10 @@ from django.views.decorators.http import require_POST
 
 from tuangou.accounts.roles import Role
 from tuangou.core.errors import AppError, NotFound
-from tuangou.core.models import AuditLog, City
+from tuangou.core.models import City
 from tuangou.core.ownership import get_visible as _get_visible
 from tuangou.core.ownership import has_role
+from tuangou.core.workflow.engine import history
 from tuangou.deals import selectors, services
 from tuangou.deals.models import Deal
 from tuangou.deals.process import DEAL
@@ -111,7 +112,7 @@ def deal_manage(request: HttpRequest, deal_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return redirect("web:deal_manage", deal_id=deal.pk)
-    history = AuditLog.objects.filter(object_type="deals.deal", object_id=str(deal.pk)).select_related("actor")[:50]
+    log = history(deal)
     return render(
         request,
         "web/deals/backoffice_deal.html",
@@ -119,7 +120,7 @@ def deal_manage(request: HttpRequest, deal_id: int) -> HttpResponse:
             "deal": deal,
             "edit_form": edit_form,
             "reject_form": RejectForm(),
-            "history": history,
+            "history": log,
             "is_operator": has_role(request.user, Role.OPERATOR),
         },
     )

@@ -111,6 +111,7 @@ def _register_routers() -> None:
     api.add_router("/", payments_api.router)
     api.add_router("/", __import__("tuangou.api.vouchers", fromlist=["router"]).router)
     api.add_router("/", __import__("tuangou.api.settlement", fromlist=["router"]).router)
+    api.add_router("/", __import__("tuangou.api.merchants", fromlist=["router"]).router)
 
 
 _register_routers()

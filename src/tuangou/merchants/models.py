@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.models import City
 from tuangou.core.money import MoneyField
+from tuangou.merchants.process import PIPELINE
 
 
 class Merchant(models.Model):
@@ -184,3 +185,63 @@ class Agreement(models.Model):
             .order_by("-valid_from", "-pk")
             .first()
         )
+
+
+class Prospect(models.Model):
+    """潛在商家: a merchant a BD rep (業務員) is winning over (S4 業務員上門聯系商家)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    contact = models.CharField(_("contact person"), max_length=60, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    city = models.ForeignKey(City, verbose_name=_("city"), on_delete=models.PROTECT, related_name="+")
+    rep = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT,
+                            related_name="prospects")
+    stage = models.CharField(_("stage"), max_length=20, choices=PIPELINE.state_choices, default="lead",
+                             db_index=True)
+    merchant = models.OneToOneField(Merchant, verbose_name=_("merchant"), null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="prospect")
+    agreement = models.ForeignKey(Agreement, verbose_name=_("agreement"), null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    agreement_file = models.FileField(_("signed agreement file"), upload_to="agreements/%Y/", blank=True)
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    stage_changed_at = models.DateTimeField(_("stage changed"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("prospective merchant")
+        verbose_name_plural = _("BD pipeline")
+        ordering = ["stage", "-stage_changed_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def owned_by(cls, user: Any) -> models.Q:
+        """A rep sees their own prospects; operators all."""
+        from tuangou.accounts.roles import Role
+        from tuangou.core.ownership import has_role
+
+        if has_role(user, Role.OPERATOR):
+            return models.Q()
+        return models.Q(rep=user)
+
+
+class Visit(models.Model):
+    """拜訪記錄: a rep's visit to a prospect and what was said."""
+
+    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE,
+                                 related_name="visits")
+    rep = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT,
+                            related_name="+")
+    visited_at = models.DateTimeField(_("visited"))
+    notes = models.TextField(_("notes"))
+    next_step = models.CharField(_("next step"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        ordering = ["-visited_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.prospect} {self.visited_at:%Y-%m-%d}"

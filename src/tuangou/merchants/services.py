@@ -1,0 +1,139 @@
+"""The BD pipeline (S4): prospects, visits, moving along the declared process, signing the agreement."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from tuangou.accounts.roles import Role
+from tuangou.core.audit import audit
+from tuangou.core.errors import Conflict, Forbidden, ValidationFailed
+from tuangou.core.models import City
+from tuangou.core.money import money
+from tuangou.core.ownership import get_visible, has_role, require_role
+from tuangou.merchants.models import Agreement, Merchant, Prospect, Visit
+from tuangou.merchants.process import PIPELINE
+
+
+def prospect_create(
+    *, actor: Any, name: str, city_id: int, contact: str = "", phone: str = "", address: str = "", note: str = ""
+) -> Prospect:
+    require_role(actor, Role.BD_REP, Role.OPERATOR)
+    if not name.strip():
+        raise ValidationFailed.field("name", _("This field is required."), code="required")
+    city = City.objects.filter(pk=city_id).first()
+    if city is None:
+        raise ValidationFailed.field("city_id", _("Choose a city."), code="invalid_choice")
+    with transaction.atomic():
+        prospect = Prospect.objects.create(
+            name=name.strip(), city=city, contact=contact, phone=phone, address=address, note=note, rep=actor
+        )
+        audit("prospect.create", actor=actor, obj=prospect)
+    return prospect
+
+
+def prospect_move(*, actor: Any, prospect_id: int, action: str, note: str = "") -> Prospect:
+    """Move a prospect along the declared pipeline; a guarded update, logged in the audit trail."""
+    prospect = get_visible(Prospect.objects.all(), actor, pk=prospect_id)
+    route = PIPELINE.route(prospect.stage, action)
+    if route is None:
+        raise Conflict(_("This cannot be done at this stage."), code="transition_not_allowed")
+    if action == "sign" and prospect.agreement_id is None:
+        raise Conflict(_("File the signed agreement first."), code="agreement_missing")
+    owner = "owner" in route.by and PIPELINE.owner is not None and PIPELINE.owner(prospect, actor)
+    if not owner and not has_role(actor, *[r for r in route.by if r != "owner"]):
+        raise Forbidden(_("Your role does not allow this."), code="role_required")
+    if route.note_required and not note.strip():
+        raise ValidationFailed.field("note", _("Please give a reason."), code="reason_required")
+    with transaction.atomic():
+        if not Prospect.objects.filter(pk=prospect.pk, stage=prospect.stage).update(
+            stage=route.target, stage_changed_at=timezone.now()
+        ):
+            raise Conflict(_("This prospect changed meanwhile; reload it."), code="prospect_changed")
+        audit(f"bd_pipeline.{action}", actor=actor, obj=prospect, source=prospect.stage, target=route.target, note=note)
+    prospect.refresh_from_db()
+    return prospect
+
+
+def visit_record(
+    *, actor: Any, prospect_id: int, notes: str, next_step: str = "", visited_at: dt.datetime | None = None
+) -> Visit:
+    prospect = get_visible(Prospect.objects.all(), actor, pk=prospect_id)
+    if not notes.strip():
+        raise ValidationFailed.field("notes", _("Write what was said."), code="required")
+    with transaction.atomic():
+        visit = Visit.objects.create(
+            prospect=prospect,
+            rep=actor,
+            notes=notes.strip(),
+            next_step=next_step,
+            visited_at=visited_at or timezone.now(),
+        )
+        audit("prospect.visit", actor=actor, obj=prospect)
+    if prospect.stage == "lead":
+        prospect_move(actor=actor, prospect_id=prospect.pk, action="contact")
+    return visit
+
+
+def agreement_file(
+    *,
+    actor: Any,
+    prospect_id: int,
+    commission_kind: str,
+    commission_rate: Any = "0",
+    commission_per_person: Any = "0",
+    settlement_cycle: str = Agreement.Cycle.MONTHLY,
+    valid_from: dt.date,
+    valid_until: dt.date,
+    file: UploadedFile | None = None,
+) -> Agreement:
+    """達成合作事宜: file the signed agreement (commission by rate or per person, cycle, validity,
+    the signed file); the prospect becomes a merchant and moves to ``signed``."""
+    prospect = get_visible(Prospect.objects.select_related("merchant"), actor, pk=prospect_id)
+    if prospect.stage != "negotiating":
+        raise Conflict(_("An agreement is filed while negotiating."), code="transition_not_allowed")
+    if commission_kind not in Agreement.CommissionKind.values:
+        raise ValidationFailed.field("commission_kind", _("This value is not valid."), code="invalid_choice")
+    if settlement_cycle not in Agreement.Cycle.values:
+        raise ValidationFailed.field("settlement_cycle", _("This value is not valid."), code="invalid_choice")
+    if valid_until < valid_from:
+        raise ValidationFailed.field("valid_until", _("The end is before the start."), code="period_order")
+    try:
+        rate, per_person = money(commission_rate), money(commission_per_person)
+    except (TypeError, ValueError):
+        raise ValidationFailed.field(
+            "commission_rate", _("Enter an amount like 19.90."), code="invalid_amount"
+        ) from None
+    if not (0 <= rate <= 100):
+        raise ValidationFailed.field("commission_rate", _("Enter a percentage from 0 to 100."), code="out_of_range")
+    with transaction.atomic():
+        merchant = prospect.merchant or Merchant.objects.create(
+            name=prospect.name,
+            slug=f"{slugify(prospect.name) or 'merchant'}-p{prospect.pk}",
+            city=prospect.city,
+            phone=prospect.phone,
+        )
+        agreement = Agreement.objects.create(
+            merchant=merchant,
+            commission_kind=commission_kind,
+            commission_rate=rate,
+            commission_per_person=per_person,
+            settlement_cycle=settlement_cycle,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            signed_at=timezone.now(),
+        )
+        prospect.merchant = merchant
+        prospect.agreement = agreement
+        if file is not None:
+            prospect.agreement_file = file
+        prospect.save(update_fields=["merchant", "agreement", "agreement_file"])
+        audit("agreement.file", actor=actor, obj=agreement, prospect=prospect.pk)
+        prospect_move(actor=actor, prospect_id=prospect.pk, action="sign")
+    return agreement

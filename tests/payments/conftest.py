@@ -17,6 +17,7 @@ class FakeOrders:
         self.orders: dict[int, PayableOrder] = {}
         self.paid: dict[int, int] = {}
         self.closed: set[int] = set()
+        self.refunded: set[int] = set()
         self._ids = count(1000)
 
     def add(self, buyer_id: int, amount: str = "19.90", subject: str = "火鍋雙人套餐") -> PayableOrder:
@@ -30,6 +31,9 @@ class FakeOrders:
             return None
         waiting = order_id not in self.paid and order_id not in self.closed
         return PayableOrder(order.id, order.amount, order.buyer_id, order.subject, awaiting_payment=waiting)
+
+    def mark_refunded(self, order_id: int, *, note: str = "") -> None:
+        self.refunded.add(order_id)
 
     def mark_paid(self, order_id: int, *, payment_id: int, amount: Decimal) -> bool:
         if order_id in self.closed:

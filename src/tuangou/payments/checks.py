@@ -10,7 +10,7 @@ from django.db.models import Sum
 
 from tuangou.core.money import ZERO, money
 from tuangou.ledger.checks import invariant
-from tuangou.ledger.models import LedgerTransaction, Leg
+from tuangou.ledger.models import Leg
 from tuangou.payments import orders
 from tuangou.payments.models import Payment, Refund
 
@@ -86,19 +86,17 @@ def _one_place() -> Iterator[str]:
     refunded = dict(
         Refund.objects.filter(status=Refund.Status.SUCCEEDED).values_list("order_id").annotate(s=Sum("amount"))
     )
-    released = {
-        t.order_id: t.legs.filter(amount__gt=0).aggregate(s=Sum("amount"))["s"] or ZERO
-        for t in LedgerTransaction.objects.filter(kind="release")
-    }
     for order_id in sorted(set(paid) | set(where)):
         legs = where.get(order_id, {})
         escrow = -sum((v for k, v in legs.items() if k.startswith("escrow:")), ZERO)
         in_flight = -sum((v for k, v in legs.items() if k.startswith("refunds_in_flight:")), ZERO)
-        total = escrow + in_flight + money(refunded.get(order_id) or ZERO) + money(released.get(order_id) or ZERO)
+        # released to the merchant (payable) and the platform (commission), by whichever service
+        released = -sum((v for k, v in legs.items() if k.startswith(("merchant:", "commission:"))), ZERO)
+        total = escrow + in_flight + money(refunded.get(order_id) or ZERO) + released
         if money(total) != money(paid.get(order_id, ZERO)):
             yield (
                 f"order #{order_id}: paid {paid.get(order_id, ZERO)} but escrow {escrow} + in flight {in_flight}"
-                f" + refunded {refunded.get(order_id) or ZERO} + released {released.get(order_id) or ZERO}"
+                f" + refunded {refunded.get(order_id) or ZERO} + released {released}"
             )
         if escrow < 0 or in_flight < 0:
             yield f"order #{order_id}: escrow {escrow}, in flight {in_flight} (negative)"

@@ -15,6 +15,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
+from tuangou.payments.process import PAYMENT, REFUND
 
 
 class Payment(models.Model):
@@ -43,7 +45,7 @@ class Payment(models.Model):
     amount = MoneyField(_("amount"))
     provider = models.CharField(_("provider"), max_length=20, db_index=True)
     channel = models.CharField(_("channel"), max_length=20, blank=True)
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    status = StateField(_("status"), process=PAYMENT)
     gateway_trade_no = models.CharField(_("gateway trade number"), max_length=64, blank=True)
     start_data = models.JSONField(_("start data"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
@@ -129,6 +131,7 @@ class Refund(models.Model):
         SENDING = "sending", _("Sent to the gateway")
         SUCCEEDED = "succeeded", _("Refunded")
         FAILED = "failed", _("Stuck: needs a retry")
+        RETRYING = "retrying", _("Queued again by finance")
 
     class Reason(models.TextChoices):
         DEAL_FAILED = "deal_failed", _("Deal or team failed")
@@ -152,7 +155,7 @@ class Refund(models.Model):
     destination = models.CharField(
         _("destination"), max_length=10, choices=Destination.choices, default=Destination.ORIGINAL
     )
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    status = StateField(_("status"), process=REFUND)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     lease_until = models.DateTimeField(_("in progress until"), null=True, blank=True)
     last_error = models.CharField(_("last error"), max_length=300, blank=True)

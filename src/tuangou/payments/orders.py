@@ -7,6 +7,7 @@ is not installed (or in unit tests) a backend can be plugged in with `use_backen
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -28,6 +29,10 @@ class OrderBackend(Protocol):
 
     def mark_paid(self, order_id: int, *, payment_id: int, amount: Decimal) -> bool:
         """Mark the order paid; False when it can no longer be (expired, deal closed)."""
+        ...
+
+    def mark_refunded(self, order_id: int, *, note: str = "") -> None:
+        """The order's money went back in full."""
         ...
 
 
@@ -71,14 +76,23 @@ class _OrdersApp:
 
     def overpaid(self, *, deal_id: int, final_unit_price: Decimal) -> list[tuple[int, Decimal]]:
         """(order id, amount paid above the final tier price) for every paid order of the deal."""
-        from tuangou.orders.models import Order
-        from tuangou.orders.services import PAID_STATES
+        from tuangou.deals.selectors import deal_tier_differences
 
-        rows = Order.objects.filter(deal_id=deal_id, status__in=PAID_STATES, unit_price__gt=final_unit_price)
-        return [(o.pk, (o.unit_price - final_unit_price) * o.quantity) for o in rows.order_by("pk")]
+        return deal_tier_differences(deal_id=deal_id)
+
+    def mark_refunded(self, order_id: int, *, note: str = "") -> None:
+        from tuangou.core.errors import AppError
+        from tuangou.orders.services import order_mark_refunded
+
+        # not a paid order any more (expired, completed): nothing to record there
+        with contextlib.suppress(AppError):
+            order_mark_refunded(order_id=order_id, note=note)
 
 
 class _Missing:
+    def mark_refunded(self, order_id: int, *, note: str = "") -> None:
+        return None
+
     def get(self, order_id: int) -> PayableOrder | None:
         return None
 

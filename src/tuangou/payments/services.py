@@ -24,6 +24,7 @@ from tuangou.core import jobs
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.money import ZERO, money
+from tuangou.core.workflow.engine import transition
 from tuangou.ledger import selectors as ledger_selectors
 from tuangou.ledger.services import ESCROW, REFUNDS_IN_FLIGHT, clearing, ledger_post, member
 from tuangou.payments import orders
@@ -134,8 +135,7 @@ def payment_pay_from_balance(*, payment_id: int) -> Payment:
             )
             _apply_locked(payment, event)
         else:
-            payment.status = Payment.Status.FAILED
-            payment.save(update_fields=["status", "updated_at"])
+            transition(payment, "fail", actor=None)
     if not enough:
         raise Conflict(_("Your balance is not enough."), code="balance_insufficient")
     payment.refresh_from_db()
@@ -213,8 +213,7 @@ def _check_event(payment: Payment | None, event: TradeEvent) -> tuple[str, str]:
         return Notification.Outcome.REJECTED, f"amount {event.amount} differs from {payment.amount}"
     if event.status != "succeeded":
         if event.status in ("failed", "closed") and payment.status == Payment.Status.PENDING:
-            payment.status = Payment.Status.FAILED if event.status == "failed" else Payment.Status.CLOSED
-            payment.save(update_fields=["status", "updated_at"])
+            transition(payment, "fail" if event.status == "failed" else "close", actor=None)
         return Notification.Outcome.IGNORED, ""
     if payment.status == Payment.Status.SUCCEEDED:
         return Notification.Outcome.DUPLICATE, ""
@@ -223,10 +222,10 @@ def _check_event(payment: Payment | None, event: TradeEvent) -> tuple[str, str]:
 
 def _apply_locked(payment: Payment, event: TradeEvent) -> str:
     """The payment is locked by the caller and not yet paid: record it, move the money, tell orders."""
-    payment.status = Payment.Status.SUCCEEDED
+    transition(payment, "confirm", actor=None, documents=("notification",))
     payment.gateway_trade_no = event.gateway_trade_no[:64]
     payment.paid_at = timezone.now()
-    payment.save(update_fields=["status", "gateway_trade_no", "paid_at", "updated_at"])
+    payment.save(update_fields=["gateway_trade_no", "paid_at", "updated_at"])
     source = member(payment.buyer_id) if payment.provider == "balance" else clearing(payment.provider)
     target = member(payment.buyer_id) if payment.purpose == Payment.Purpose.TOPUP else ESCROW
     ledger_post(
@@ -385,10 +384,11 @@ def refund_execute(*, refund_id: int) -> Refund:
         if refund.status == Refund.Status.SENDING and refund.lease_until and refund.lease_until > now:
             return refund  # another worker holds it
         resumed = refund.attempts > 0
-        refund.status = Refund.Status.SENDING
+        if refund.status != Refund.Status.SENDING:  # a sending one whose lease ran out is resumed as is
+            transition(refund, "send", actor=None)
         refund.attempts += 1
         refund.lease_until = now + REFUND_LEASE
-        refund.save(update_fields=["status", "attempts", "lease_until"])
+        refund.save(update_fields=["attempts", "lease_until"])
     result = _refund_at_gateway(refund, resumed=resumed)
     return refund_record(refund_id=refund.pk, result=result)
 
@@ -414,7 +414,7 @@ def refund_record(*, refund_id: int, result: RefundResult) -> Refund:
         if refund.status == Refund.Status.SUCCEEDED:
             return refund
         if result.status == "succeeded":
-            refund.status = Refund.Status.SUCCEEDED
+            transition(refund, "confirm", actor=None)
             refund.gateway_refund_no = result.gateway_refund_no[:64]
             refund.finished_at = timezone.now()
             refund.lease_until = None
@@ -434,16 +434,25 @@ def refund_record(*, refund_id: int, result: RefundResult) -> Refund:
                 refund_id=refund.pk,
             )
             audit("refund.succeeded", obj=refund, amount=refund.amount)
+            if refund.order_id is not None and payment.purpose == Payment.Purpose.ORDER:
+                _order_refunded_if_whole(refund.order_id, note=refund.reason)
         elif result.status == "failed" or refund.attempts >= REFUND_MAX_ATTEMPTS:
-            refund.status = Refund.Status.FAILED
+            transition(refund, "give_up", actor=None)
             refund.lease_until = None
             refund.last_error = (result.message or result.status)[:300]
             audit("refund.stuck", obj=refund, error=refund.last_error)
         else:  # processing or unreachable: look again after the back-off
             refund.lease_until = timezone.now() + REFUND_LEASE * (2 ** max(refund.attempts - 1, 0))
             refund.last_error = result.message[:300]
-        refund.save()
+        refund.save(update_fields=["gateway_refund_no", "finished_at", "lease_until", "last_error"])
     return refund
+
+
+def _order_refunded_if_whole(order_id: int, *, note: str) -> None:
+    paid = Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).aggregate(s=Sum("amount"))["s"]
+    back = Refund.objects.filter(order_id=order_id, status=Refund.Status.SUCCEEDED).aggregate(s=Sum("amount"))["s"]
+    if paid and back is not None and money(back) >= money(paid):
+        orders.backend().mark_refunded(order_id, note=note)
 
 
 def refund_retry(*, refund_id: int, actor: Any) -> Refund:
@@ -456,11 +465,9 @@ def refund_retry(*, refund_id: int, actor: Any) -> Refund:
         refund = Refund.objects.select_for_update().get(pk=refund_id)
         if refund.status == Refund.Status.SUCCEEDED:
             raise Conflict(_("This refund is already done."), code="refund_done")
-        if refund.status == Refund.Status.SENDING and refund.lease_until and refund.lease_until > timezone.now():
-            raise Conflict(_("This refund is being sent right now."), code="refund_in_progress")
-        refund.status = Refund.Status.PENDING
-        refund.lease_until = None
-        refund.save(update_fields=["status", "lease_until"])
+        if refund.status != Refund.Status.FAILED:
+            raise Conflict(_("This refund is on its way; it is retried by itself."), code="refund_in_progress")
+        transition(refund, "retry", actor=actor)
         audit("refund.retry", actor=actor, obj=refund)
         jobs.enqueue("payments.refund_execute", refund_id=refund.pk)
     return refund
@@ -471,7 +478,7 @@ def refunds_resume() -> int:
     died or got no clear answer (their lease has run out)."""
     now = timezone.now()
     ids = list(
-        Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.SENDING])
+        Refund.objects.filter(status__in=[Refund.Status.PENDING, Refund.Status.SENDING, Refund.Status.RETRYING])
         .exclude(lease_until__gt=now)
         .exclude(status=Refund.Status.PENDING, created_at__gt=now - timedelta(seconds=30))
         .values_list("pk", flat=True)[:200]

@@ -159,7 +159,6 @@ RATE_LIMITS = {
 # Messaging: which provider delivers SMS ("console" by default: logged and shown in the back office).
 SMS_PROVIDER = env_str("SMS_PROVIDER", "console") or "console"
 
-LOGGING = {
 # Payments (issue 5): enabled providers, the sandbox's behaviour, Alipay and WeChat Pay credentials.
 PAYMENT_PROVIDERS = env_list("PAYMENT_PROVIDERS", ["sandbox", "balance"])
 PAYMENT_PUBLIC_URL = env_str("PAYMENT_PUBLIC_URL", "") or ""  # https://… base of notify/return URLs
@@ -177,6 +176,7 @@ WECHATPAY = {
 }
 WECHATPAY["BASE_URL"] = env_str("WECHATPAY_BASE_URL", "") or "https://api.mch.weixin.qq.com"
 
+LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},

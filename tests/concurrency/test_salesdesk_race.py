@@ -112,3 +112,24 @@ def test_two_clerks_write_off_the_same_order_once(setup: dict[str, Any]) -> None
     assert HandOver.objects.count() == 1
     assert not Collection.objects.filter(hand_over__isnull=True).exists()
     assert Order.objects.get(pk=order.pk).state == "rep_filing"
+
+
+def test_two_clerks_receive_the_same_cash_once(setup: dict[str, Any]) -> None:
+    rep, dept = setup["reps"][0], setup["dept"]
+    order, _ = services.order_take(
+        actor=rep, customer_id=setup["customer"].pk, lines=[services.LineIn(setup["product"].pk, 1)]
+    )
+    services.order_place(order_id=order.pk, actor=rep, channel="written")
+    services.order_dispatch(order_id=order.pk, actor=dept[0], invoice_number="FP7")
+    services.order_sign(order_id=order.pk, actor=rep, receiver_name="李", signature=tiny_png())
+    collection = services.order_collect(order_id=order.pk, actor=rep, amount="100")
+
+    def receive(i: int) -> HandOver:
+        return services.collections_hand_over(
+            actor=dept[i], rep_id=rep.pk, collection_ids=[collection.pk], amount="100"
+        )
+
+    done, errors = _race(2, receive)
+    assert len(done) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    order.refresh_from_db()
+    assert order.amount_handed_over == Decimal("100.00") and HandOver.objects.count() == 1

@@ -98,3 +98,12 @@ def test_create_errors_name_their_fields(api, rep: User, dept: User, cash_custom
     )
     assert r.status_code == 201 and r.json()["settlement_day"] == 25
     assert Decimal("0") == Decimal(str(Order.objects.count()))
+
+
+def test_openapi_documents_the_sales_desk(api) -> None:
+    doc = api.get("/api/v1/openapi.json").json()
+    paths = doc["paths"]
+    assert "/api/v1/salesdesk/orders" in paths and "post" in paths["/api/v1/salesdesk/orders"]
+    assert "/api/v1/salesdesk/orders/{order_id}/actions/{action}" in paths
+    for report in ("aging", "overdue", "cash", "performance", "product-sales"):
+        assert f"/api/v1/salesdesk/reports/{report}" in paths

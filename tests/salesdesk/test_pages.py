@@ -130,3 +130,24 @@ def test_printouts_and_exports(delivered, rep: User, dept: User, cash_customer: 
     register = client.get("/salesdesk/register/?customer=張").content.decode()
     assert order.number in register
     assert client.get("/salesdesk/customers/").status_code == 200
+
+
+def test_list_pages_do_not_grow_queries_with_orders(
+    delivered, rep: User, dept: User, cash_customer: Customer, django_assert_max_num_queries
+) -> None:
+    client = _client(dept)
+    delivered(cash_customer)
+    counts = {}
+    for url in ("/salesdesk/", "/salesdesk/register/", "/salesdesk/reports/"):
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        counts[url] = len(ctx)
+    for _ in range(3):
+        order = delivered(cash_customer)
+        services.order_collect(order_id=order.pk, actor=rep, amount="100")
+    for url, n in counts.items():
+        with django_assert_max_num_queries(n + 2):
+            assert client.get(url).status_code == 200

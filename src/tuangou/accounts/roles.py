@@ -27,7 +27,7 @@ EXTERNAL_LANES = {"customer": _("Customer"), "supplier": _("Supplier"), "system"
 # to read when asking "what may a finance user do?".
 ROLE_PERMISSIONS: dict[str, set[str]] = {
     Role.MEMBER: set(),
-    Role.MERCHANT: {"merchants.view_merchant", "merchants.view_store"},
+    Role.MERCHANT: {"deals.view_deal", "merchants.view_merchant", "merchants.view_store"},
     Role.CLERK: {"merchants.view_store"},
     Role.BD_REP: {"merchants.view_merchant", "merchants.add_merchant", "merchants.change_merchant"},
     Role.OPERATOR: {
@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "deals.view_category",
         "deals.add_category",
         "deals.change_category",
+        "deals.view_deal", "deals.change_deal", "deals.view_team", "deals.view_dealtier", "orders.view_order",
         "merchants.view_merchant",
         "merchants.change_merchant",
         "merchants.view_store",

@@ -103,8 +103,8 @@ def test_cash_customer_through_all_eight_steps(
         "performance",
     }
     assert docs["invoice"] == ["FP-0001"]
-    stats = {s.step: s for s in selectors.step_times()}
-    assert stats["dispatching"].left == 1 and stats["dispatching"].waiting == 0
+    stats = {s["step"]: s for s in selectors.step_times()}
+    assert stats["dispatching"]["left"] == 1 and stats["dispatching"]["waiting"] == 0
     svg = selectors.order_diagram(order)
     assert svg.startswith("<svg") or "<svg" in svg[:200]
 

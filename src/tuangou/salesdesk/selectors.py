@@ -16,8 +16,9 @@ from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import visible_to
 from tuangou.core.time import local_date, now
 from tuangou.core.workflow import engine
+from tuangou.core.workflow.layout import format_duration
 from tuangou.core.workflow.render_svg import Highlight, render_svg
-from tuangou.core.workflow.stats import StepStats, step_stats
+from tuangou.core.workflow.stats import step_stats
 from tuangou.salesdesk.models import Collection, Order, PerformanceRecord, ProductSale
 from tuangou.salesdesk.process import SALES_ORDER
 
@@ -166,10 +167,24 @@ def order_diagram(order: Order, steps: list[Step] | None = None) -> str:
     return render_svg(SALES_ORDER, highlight=highlight)
 
 
-def step_times() -> list[StepStats]:
+def step_times() -> list[dict[str, Any]]:
     """Where orders wait (S7): per step, how many passed, median and 90th percentile of the
     time spent, how many wait now and how many of those are past the step's time limit."""
-    return [s for s in step_stats(SALES_ORDER) if not s.is_end]
+
+    def text(value: dt.timedelta | None) -> str:
+        return format_duration(value) if value is not None else ""
+
+    return [
+        {
+            **s.as_dict(),
+            "stats": s,
+            "median": text(s.median),
+            "p90": text(s.p90),
+            "time_limit": text(s.time_limit),
+        }
+        for s in step_stats(SALES_ORDER)
+        if not s.is_end
+    ]
 
 
 # -- money reports ---------------------------------------------------------------------------------

@@ -91,6 +91,10 @@ def test_rep_and_department_take_an_order_through_all_steps_in_the_browser(
     assert order.state == "closed"
     detail = d_c.get(f"{base}/").content.decode()
     assert "<svg" in detail and 'id="log"' in detail and "FP-1" in detail
+    shipment = order.shipments.get()
+    assert f"/salesdesk/deliveries/{shipment.pk}/note.pdf" in detail.split('id="log"')[1]
+    products = d_c.get("/salesdesk/products/").content.decode()
+    assert "W01" in products and ">98<" in products
     perf = d_c.get("/salesdesk/reports/").content.decode()
     assert str(rep) in perf
 

@@ -238,14 +238,29 @@ def order_new(request: HttpRequest) -> HttpResponse:
 def order_page(request: HttpRequest, order_id: int) -> HttpResponse:
     order = _order(request, order_id)
     steps = selectors.order_steps(order)
+    shipments = list(order.shipments.select_related("invoice", "picker").order_by("pk"))
+    collections = list(order.collections.select_related("hand_over", "collected_by").order_by("pk"))
+    # Each document attached to a transition links to its printout where there is one.
+    links: dict[tuple[str, str], str] = {}
+    for s in shipments:
+        note = reverse("web:salesdesk_delivery_note", args=[s.pk])
+        links[("delivery_note", s.number)] = links[("receipt_signed", s.number)] = note
+    for c in collections:
+        links[("payment_voucher", c.number)] = reverse("web:salesdesk_receipt", args=[c.pk])
+    links[("written_order", order.number or "")] = reverse("web:salesdesk_order_form", args=[order.pk])
+    links[("register", order.number or "")] = reverse("web:salesdesk_register") + f"?number={order.number}"
+    for step in steps:
+        for doc in step.documents:
+            doc["url"] = links.get((doc["code"], doc["ref"]), "")
+            doc["title"] = str(selectors.SALES_ORDER.document_by_code[doc["code"]].title)
     return render(
         request,
         "web/salesdesk/order.html",
         {
             "order": order,
             "lines": order.lines.select_related("product").order_by("pk"),
-            "shipments": order.shipments.select_related("invoice", "picker").order_by("pk"),
-            "collections": order.collections.select_related("hand_over", "collected_by").order_by("pk"),
+            "shipments": shipments,
+            "collections": collections,
             "steps": steps,
             "diagram": selectors.order_diagram(order, steps),
             "next_action": selectors.next_action(order, request.user),
@@ -466,6 +481,15 @@ def customers(request: HttpRequest) -> HttpResponse:
     return render(request, "web/salesdesk/customers.html", {"customers": qs, "form": form, "q": q})
 
 
+@role_required(*SALES)
+def products(request: HttpRequest) -> HttpResponse:
+    """The catalogue as the desk sees it: unit, list price and stock on hand."""
+    qs = visible_to(Product.objects.filter(is_active=True), request.user)
+    if q := request.GET.get("q", "").strip():
+        qs = qs.filter(Q(name__icontains=q) | Q(code__icontains=q))
+    return render(request, "web/salesdesk/products.html", {"products": qs, "q": q})
+
+
 # -- printouts -------------------------------------------------------------------------------------
 
 
@@ -532,4 +556,5 @@ urlpatterns = [
     path("salesdesk/reports/", reports, name="salesdesk_reports"),
     path("salesdesk/hand-over/<int:rep_id>/", hand_over, name="salesdesk_hand_over"),
     path("salesdesk/customers/", customers, name="salesdesk_customers"),
+    path("salesdesk/products/", products, name="salesdesk_products"),
 ]

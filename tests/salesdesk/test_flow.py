@@ -368,3 +368,23 @@ def test_the_step_changes_only_through_the_engine(take: Callable[..., Order], ca
         order.state = "closed"
     order.refresh_from_db()
     assert order.state == "placing"
+
+
+def test_cash_collected_on_signing_in_one_step(
+    take: Callable[..., Order], rep: User, dept: User, cash_customer: Customer
+) -> None:
+    order = take(cash_customer)
+    services.order_place(order_id=order.pk, actor=rep, channel="written")
+    wine_line, _cake_line = order.lines.order_by("pk")
+    services.order_dispatch(order_id=order.pk, actor=dept, invoice_number="FP1", quantities={wine_line.pk: 2})
+    with pytest.raises(ValidationFailed) as exc:
+        services.order_sign(order_id=order.pk, actor=rep, receiver_name="張", signature=tiny_png(), cash_received="600")
+    assert "cash_received" in exc.value.errors
+    order.refresh_from_db()
+    assert order.state == "signing" and order.amount_delivered == Decimal("0.00")  # nothing changed
+    services.order_sign(order_id=order.pk, actor=rep, receiver_name="張", signature=tiny_png())
+    services.order_dispatch(order_id=order.pk, actor=dept, invoice_number="FP2")
+    services.order_sign(order_id=order.pk, actor=rep, receiver_name="張", signature=tiny_png(), cash_received="1480")
+    order.refresh_from_db()
+    assert order.state == "writing_off" and order.amount_collected == Decimal("1480.00")
+    assert [s.action for s in selectors.order_steps(order)][-2:] == ["sign", "collect"]

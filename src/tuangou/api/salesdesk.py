@@ -135,7 +135,7 @@ class ActionIn(Schema):
 
     - place: channel (written | phone | sms), reason (for phone/SMS)
     - dispatch: invoice_number, tax_rate, quantities {line id: qty} (default: all open), picker_id, picker_reason
-    - sign: receiver_name, receiver_phone, signature (base64 PNG, or a data: URL)
+    - sign: receiver_name, receiver_phone, signature (base64 PNG, or a data: URL), cash_received
     - collect: amount, method, reference, accept_overpayment, settle_short_reason
     - write_off: amount_received, overpaid_handling (refund | credit), note
     - register, file, record_performance: nothing
@@ -151,6 +151,7 @@ class ActionIn(Schema):
     receiver_name: str = ""
     receiver_phone: str = ""
     signature: str = ""
+    cash_received: Decimal | None = Field(None, description="sign: cash handed over on signing, if any")
     amount: Decimal | None = None
     method: str = "cash"
     reference: str = ""
@@ -339,6 +340,7 @@ def order_action(request: HttpRequest, order_id: int, action: Action, payload: A
             receiver_name=p.receiver_name,
             receiver_phone=p.receiver_phone,
             signature=_signature(p.signature),
+            cash_received=p.cash_received,
         )
     elif action == "collect":
         if p.amount is None:

@@ -476,12 +476,19 @@ def order_dispatch(
 
 
 def order_sign(
-    *, order_id: int, actor: Any, receiver_name: str, signature: bytes, receiver_phone: str = ""
+    *,
+    order_id: int,
+    actor: Any,
+    receiver_name: str,
+    signature: bytes,
+    receiver_phone: str = "",
+    cash_received: Decimal | str | None = None,
 ) -> Shipment:
     """客戶收貨簽字確認: the customer or the person they name signs on the rep's phone.
 
     The signer is the receiver (收貨人). When goods remain open the order goes back to the
-    department for the rest (a partial delivery); otherwise it moves on to collection.
+    department for the rest (a partial delivery); otherwise it moves on to collection, and
+    cash handed over on signing (`cash_received`, 簽收後收回現金) is recorded at once.
     """
     errors: dict[str, list[Any]] = {}
     if not receiver_name.strip():
@@ -490,6 +497,15 @@ def order_sign(
         errors["signature"] = [_("The signature is missing.")]
     elif len(signature) > MAX_SIGNATURE_BYTES:
         errors["signature"] = [_("The signature image is too large.")]
+    cash = None
+    if cash_received not in (None, ""):
+        try:
+            cash = money(cash_received)  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            errors["cash_received"] = [_("Enter an amount.")]
+        else:
+            if cash < 0:
+                errors["cash_received"] = [_("Enter an amount above zero.")]
     if errors:
         raise ValidationFailed(errors=errors)
     with transaction.atomic():
@@ -523,6 +539,14 @@ def order_sign(
             documents=[Attached("receipt_signed", shipment.number)],
         )
         _refresh_axes(order.pk)
+        if cash:
+            if not everything:
+                raise ValidationFailed.field(
+                    "cash_received",
+                    _("Goods are still to be delivered: collect the cash when the order is complete."),
+                    code="cash_before_complete",
+                )
+            order_collect(order_id=order.pk, actor=actor, amount=cash, method=Collection.Method.CASH)
     return shipment
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -142,6 +142,7 @@ class SignForm(ServiceForm):
     receiver_name = forms.CharField(label=_("Receiver (who signs)"), max_length=60)
     receiver_phone = forms.CharField(label=_("Receiver's phone"), required=False, max_length=40)
     signature = forms.CharField(label=_("Signature"), required=False, widget=forms.HiddenInput)
+    cash_received = forms.DecimalField(label=_("Cash received on signing"), required=False, decimal_places=2)
 
 
 class CollectForm(ServiceForm):
@@ -309,6 +310,7 @@ def _perform(step: str, order: Order, user: Any, data: dict[str, Any]) -> None:
             receiver_name=data["receiver_name"],
             receiver_phone=data["receiver_phone"],
             signature=png,
+            cash_received=data.get("cash_received"),
         )
     elif step == "collect":
         services.order_collect(
@@ -348,6 +350,9 @@ def order_step(request: HttpRequest, order_id: int, step: str) -> HttpResponse:
         initial = {"amount_received": order.cash_with_rep}
     elif step == "sign":
         initial = {"receiver_name": order.contact.name if order.contact else ""}
+        completes = not order.lines.filter(qty_shipped__lt=F("quantity")).exists()
+        if completes and not order.customer.is_credit:
+            initial["cash_received"] = order.amount_total - order.amount_collected
     form = form_class(request.POST if request.method == "POST" else None, initial=initial, **kwargs)
     if request.method == "POST" and form.is_valid():
         try:

@@ -47,6 +47,10 @@ def test_a_declared_transition_moves_the_state_and_is_logged(people: dict[str, A
     row = TransitionLog.objects.for_object(ticket).last()
     assert row is not None
     assert (row.from_state, row.to_state, row.documents) == ("review", "pay", {"report": "R-1"})
+    # the row knows when the ticket entered review, and how long it stayed
+    assert row.entered_at == log.at
+    assert row.waited == pytest.approx((row.at - log.at).total_seconds())
+    assert log.entered_at is None and log.waited is None  # nothing is measured at the start
     transition(ticket, "pay", actor=people["finance"], documents=["receipt"])
     assert [(r.from_state, r.to_state) for r in history(ticket)] == [
         ("new", "review"),
@@ -159,9 +163,9 @@ def test_a_transition_costs_a_handful_of_queries(people: dict[str, Any]) -> None
     operator = people["operator"]
     with CaptureQueriesContext(connection) as ctx:
         transition(ticket, "approve", actor=operator)
-    # lock-and-read, the user's groups, update, insert (+ savepoint statements)
+    # lock-and-read, the user's groups, the previous row's time, update, insert (+ savepoints)
     statements = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
-    assert len(statements) <= 4, statements
+    assert len(statements) <= 5, statements
 
 
 def test_the_log_is_append_only(people: dict[str, Any]) -> None:

@@ -18,48 +18,56 @@ T0 = datetime.fromisoformat("2026-03-02T09:00:00+08:00")
 MIN = timedelta(minutes=1)
 
 
-def log(object_id: int, source: str, target: str, action: str, at: datetime) -> TransitionLog:
-    return TransitionLog(
-        process=TICKET.name,
-        content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
-        object_id=object_id,
-        from_state=source,
-        to_state=target,
-        action=action,
-        at=at,
-    )
+def walk(object_id: int, *steps: tuple[str, str, str, datetime], process: str = TICKET.name) -> list[TransitionLog]:
+    """One object's rows as the engine writes them: each knows when its step was entered."""
+    rows = []
+    previous: datetime | None = None
+    for source, target, action, at in steps:
+        entered = None if source == TICKET.initial_state else previous
+        rows.append(
+            TransitionLog(
+                process=process,
+                content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
+                object_id=object_id,
+                from_state=source,
+                to_state=target,
+                action=action,
+                at=at,
+                entered_at=entered,
+                waited=None if entered is None else (at - entered).total_seconds(),
+            )
+        )
+        previous = at
+    return rows
 
 
 def test_step_timings_match_the_hand_computed_values() -> None:
     TransitionLog.objects.bulk_create(
         [
             # ticket 1: reviewed in 10 min, paid after 60 min
-            log(1, "new", "review", "open", T0),
-            log(1, "review", "pay", "approve", T0 + 10 * MIN),
-            log(1, "pay", "done", "pay", T0 + 70 * MIN),
-            # ticket 2: reviewed in 30 min, waits to be paid
-            log(2, "new", "review", "open", T0),
-            log(2, "review", "pay", "approve", T0 + 30 * MIN),
-            # ticket 3: in review since T0: two hours at "now", past the one-hour limit
-            log(3, "new", "review", "open", T0),
-            # ticket 4: reviewed in 10 min, discussed for 40, reviewed again in 90 (late), waits to be paid
-            log(4, "new", "review", "open", T0 + 100 * MIN),
-            log(4, "review", "meet", "discuss", T0 + 110 * MIN),
-            log(4, "meet", "review", "resume", T0 + 150 * MIN),
-            log(4, "review", "pay", "approve", T0 + 240 * MIN),
-            # another process's rows never count
-            TransitionLog(
-                process="other",
-                content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
-                object_id=1,
-                from_state="new",
-                to_state="review",
-                action="open",
-                at=T0,
+            *walk(
+                1,
+                ("new", "review", "open", T0),
+                ("review", "pay", "approve", T0 + 10 * MIN),
+                ("pay", "done", "pay", T0 + 70 * MIN),
             ),
+            # ticket 2: reviewed in 30 min, waits to be paid
+            *walk(2, ("new", "review", "open", T0), ("review", "pay", "approve", T0 + 30 * MIN)),
+            # ticket 3: in review since T0: five hours at "now", past the one-hour limit
+            *walk(3, ("new", "review", "open", T0)),
+            # ticket 4: reviewed in 10 min, discussed for 40, reviewed again in 90 (late), waits to be paid
+            *walk(
+                4,
+                ("new", "review", "open", T0 + 100 * MIN),
+                ("review", "meet", "discuss", T0 + 110 * MIN),
+                ("meet", "review", "resume", T0 + 150 * MIN),
+                ("review", "pay", "approve", T0 + 240 * MIN),
+            ),
+            # another process's rows never count
+            *walk(1, ("new", "review", "open", T0), ("review", "pay", "approve", T0 + MIN), process="other"),
         ]
     )
-    now = T0 + 120 * MIN
+    now = T0 + 300 * MIN
     stats = {s.step: s for s in step_stats(TICKET, now=now)}
     assert list(stats) == ["review", "meet", "pay", "done", "expired"]  # start and decisions have no time
 

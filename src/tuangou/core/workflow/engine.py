@@ -236,16 +236,29 @@ def transition(
                 "note", _("This is an exception to the rule: say why."), code="transition_note_required"
             )
         docs = _documents(route, proc, documents)
+        content_type = ContentType.objects.get_for_model(model)
+        at = timezone.now()
+        # when the object entered the step it now leaves: its previous transition
+        entered_at = (
+            None
+            if current == proc.initial_state
+            else TransitionLog.objects.filter(process=proc.name, content_type=content_type, object_id=obj.pk)
+            .order_by("-at", "-id")
+            .values_list("at", flat=True)
+            .first()
+        )
         model._default_manager.filter(pk=obj.pk).update(**{chosen.attname: route.target})
         log = TransitionLog.objects.create(
             process=proc.name,
-            content_type=ContentType.objects.get_for_model(model),
+            content_type=content_type,
             object_id=obj.pk,
             from_state=current,
             to_state=route.target,
             action=action,
             actor=actor,
-            at=timezone.now(),
+            at=at,
+            entered_at=entered_at,
+            waited=None if entered_at is None else max((at - entered_at).total_seconds(), 0.0),
             note=note,
             documents=docs,
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -30,7 +30,7 @@ from tuangou.core.errors import AppError, NotFound
 from tuangou.core.ownership import get_visible, has_role, visible_to
 from tuangou.core.time import local_date
 from tuangou.salesdesk import documents, selectors, services
-from tuangou.salesdesk.models import Collection, Customer, Order, Shipment, WriteOff
+from tuangou.salesdesk.models import Collection, Contact, Customer, Order, Shipment, WriteOff
 from tuangou.web.forms import ServiceForm
 from tuangou.web.views.backoffice import role_required
 
@@ -43,6 +43,11 @@ LINE_ROWS = 5
 
 class TakeForm(ServiceForm):
     customer = forms.ModelChoiceField(label=_("Customer"), queryset=Customer.objects.none())
+    contact = forms.ModelChoiceField(
+        label=_("Contact (may sign for the goods)"),
+        queryset=Contact.objects.select_related("customer").order_by("customer__name", "name"),
+        required=False,
+    )
     source = forms.ChoiceField(label=_("Taken"), choices=Order.Source.choices, initial=Order.Source.DIRECT)
     agreed_due_date = forms.DateField(
         label=_("Contract payment date (if fixed)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
@@ -222,6 +227,7 @@ def order_new(request: HttpRequest) -> HttpResponse:
                 customer_id=form.cleaned_data["customer"].pk,
                 lines=form.lines(),
                 source=form.cleaned_data["source"],
+                contact_id=form.cleaned_data["contact"].pk if form.cleaned_data["contact"] else None,
                 agreed_due_date=form.cleaned_data["agreed_due_date"],
                 notes=form.cleaned_data["notes"],
             )
@@ -459,7 +465,13 @@ def hand_over(request: HttpRequest, rep_id: int) -> HttpResponse:
 
 @role_required(*SALES)
 def customers(request: HttpRequest) -> HttpResponse:
-    qs = visible_to(Customer.objects.filter(is_active=True).prefetch_related("contacts"), request.user)
+    open_orders = Q(orders__written_off_at__isnull=True)
+    qs = visible_to(
+        Customer.objects.filter(is_active=True)
+        .prefetch_related("contacts")
+        .annotate(exposure=Sum(F("orders__amount_total") - F("orders__amount_collected"), filter=open_orders)),
+        request.user,
+    )
     if q := request.GET.get("q", "").strip():
         qs = qs.filter(Q(name__icontains=q) | Q(contacts__name__icontains=q)).distinct()
     form = CustomerForm(request.POST or None)

@@ -88,10 +88,10 @@ def _one_place() -> Iterator[str]:
     )
     for order_id in sorted(set(paid) | set(where)):
         legs = where.get(order_id, {})
-        escrow = -sum((v for k, v in legs.items() if k.startswith("escrow:")), ZERO)
-        in_flight = -sum((v for k, v in legs.items() if k.startswith("refunds_in_flight:")), ZERO)
+        escrow = -money(sum((v for k, v in legs.items() if k.startswith("escrow:")), ZERO))
+        in_flight = -money(sum((v for k, v in legs.items() if k.startswith("refunds_in_flight:")), ZERO))
         # released to the merchant (payable) and the platform (commission), by whichever service
-        released = -sum((v for k, v in legs.items() if k.startswith(("merchant:", "commission:"))), ZERO)
+        released = -money(sum((v for k, v in legs.items() if k.startswith(("merchant:", "commission:"))), ZERO))
         total = escrow + in_flight + money(refunded.get(order_id) or ZERO) + released
         if money(total) != money(paid.get(order_id, ZERO)):
             yield (

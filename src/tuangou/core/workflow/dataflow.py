@@ -224,7 +224,7 @@ def render_dataflow_svg(processes: Sequence[Process] | None = None) -> str:
         if f.label:
             out.append(
                 f'<text x="{label_x:.1f}" y="{label_y:.1f}" font-size="{SMALL}" text-anchor="{anchor}" '
-                f'fill="{INK}">{escape(f.label)}</text>'
+                f'fill="{INK}" paint-order="stroke" stroke="#ffffff" stroke-width="3">{escape(f.label)}</text>'
             )
         out.append("</g>")
 

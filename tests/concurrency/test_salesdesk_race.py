@@ -133,3 +133,33 @@ def test_two_clerks_receive_the_same_cash_once(setup: dict[str, Any]) -> None:
     assert len(done) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
     order.refresh_from_db()
     assert order.amount_handed_over == Decimal("100.00") and HandOver.objects.count() == 1
+
+
+def test_hand_over_racing_a_write_off_does_not_deadlock(setup: dict[str, Any]) -> None:
+    rep, dept = setup["reps"][0], setup["dept"]
+    orders, collections = [], []
+    for i in range(2):
+        order, _ = services.order_take(
+            actor=rep, customer_id=setup["customer"].pk, lines=[services.LineIn(setup["product"].pk, 1)]
+        )
+        services.order_place(order_id=order.pk, actor=rep, channel="written")
+        services.order_dispatch(order_id=order.pk, actor=dept[0], invoice_number=f"FPD{i}")
+        services.order_sign(order_id=order.pk, actor=rep, receiver_name="李", signature=tiny_png())
+        collections.append(services.order_collect(order_id=order.pk, actor=rep, amount="100"))
+        orders.append(order)
+
+    def work(i: int) -> Any:
+        if i == 0:
+            return services.collections_hand_over(
+                actor=dept[0], rep_id=rep.pk, collection_ids=[c.pk for c in collections], amount="200"
+            )
+        return services.order_write_off(order_id=orders[1].pk, actor=dept[1], amount_received="100")
+
+    done, errors = _race(2, work)
+    # One of them takes the money for order 2; the other is refused cleanly (never a deadlock).
+    assert all(isinstance(e, AppError) for e in errors), errors
+    assert len(done) >= 1
+    for order in orders:
+        order.refresh_from_db()
+        assert order.amount_handed_over <= order.amount_collected
+    assert not Collection.objects.filter(hand_over__isnull=True, order=orders[1]).exists()

@@ -628,6 +628,10 @@ def collections_hand_over(*, actor: Any, rep_id: int, collection_ids: Sequence[i
 
 
 def _hand_over(actor: Any, rep_id: int, collection_ids: list[int], counted: Decimal) -> HandOver:
+    # Lock the orders first, in primary-key order, as every order service does: a hand-over
+    # racing a write-off of one of its orders waits instead of deadlocking.
+    order_ids = Collection.objects.filter(pk__in=collection_ids).values_list("order_id", flat=True)
+    list(Order.objects.select_for_update().filter(pk__in=list(order_ids)).order_by("pk").values_list("pk"))
     rows = list(
         Collection.objects.select_for_update()
         .filter(pk__in=collection_ids, collected_by_id=rep_id, hand_over__isnull=True)

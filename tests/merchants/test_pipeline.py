@@ -64,3 +64,23 @@ def test_pipeline_through_the_api(api: Any, make_user: Callable[..., Any], opera
     assert api.post(f"/api/v1/bd/prospects/{p['id']}/move", {"action": "go_live"}).json()["stage"] == "live"
     api.as_user(operator)
     assert api.post(f"/api/v1/bd/prospects/{p['id']}/move", {"action": "lapse"}).json()["stage"] == "lapsed"
+
+
+def test_pipeline_moves_are_in_the_engine_log(make_user: Callable[..., Any], operator: Any) -> None:
+    from tuangou.core.errors import Conflict, NotFound
+    from tuangou.core.workflow.engine import history
+    from tuangou.merchants import services
+
+    city = City.objects.create(slug="nj", name="南京")
+    rep = make_user(Role.BD_REP)
+    p = services.prospect_create(actor=rep, name="秦淮小吃", city_id=city.pk)
+    services.visit_record(actor=rep, prospect_id=p.pk, notes="owner interested")
+    services.prospect_move(actor=rep, prospect_id=p.pk, action="negotiate")
+    with pytest.raises(Conflict):
+        services.prospect_move(actor=rep, prospect_id=p.pk, action="lapse")  # not declared from here
+    with pytest.raises(NotFound):  # another rep's prospect
+        services.prospect_move(actor=make_user(Role.BD_REP), prospect_id=p.pk, action="drop", note="x")
+    services.prospect_move(actor=operator, prospect_id=p.pk, action="drop", note="went with a rival")
+    log = list(history(p, process="bd_pipeline"))
+    assert [(r.action, r.actor) for r in log] == [("contact", rep), ("negotiate", rep), ("drop", operator)]
+    assert log[-1].note == "went with a rival"

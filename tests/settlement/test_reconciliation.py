@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.vouchers.conftest import Shop
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -89,7 +89,7 @@ def test_csv_and_excel_upload(shop: Shop) -> None:
         ("2026-01-03", 2, Decimal("198.00")),
     }
     bad = b"day,units,amount\n2026-01-04,x,1\n"
-    with pytest.raises(ValidationFailed) as info:
+    with translation.override("en"), pytest.raises(ValidationFailed) as info:
         services.tally_import(actor=shop.admin, merchant_id=shop.merchant.pk, filename="t.csv", content=bad)
     assert "Row 1" in info.value.errors["file"][0]
     assert not Tally.objects.filter(day="2026-01-04").exists()

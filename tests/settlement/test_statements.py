@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests.vouchers.conftest import Shop
 from tuangou.accounts.roles import Role
@@ -162,7 +162,8 @@ def test_excel_export(tipped: Callable[..., Any], shop: Shop) -> None:
     deal, _orders = tipped([2])
     _verify(shop, deal, 2)
     st = _statement(shop)
-    wb = load_workbook(io.BytesIO(services.statement_workbook(st)))
+    with translation.override("en"):
+        wb = load_workbook(io.BytesIO(services.statement_workbook(st)))
     summary = {row[0]: row[1] for row in wb.worksheets[0].iter_rows(values_only=True)}
     assert D(str(summary["Payable"])) == D("178.20")
     assert wb.worksheets[1].max_row == 3  # header + 2 vouchers
@@ -183,3 +184,27 @@ def test_clock_drafts_last_cycle_once(shop: Shop) -> None:
     assert services.statements_generate_due(today=today) == 0
     st = Statement.objects.get(merchant=shop.merchant)
     assert (st.period_start, st.period_end) == services.previous_period("monthly", today)
+
+
+def test_statement_and_its_vouchers_move_through_the_engine(
+    tipped: Callable[..., Any], shop: Shop, operator: Any, make_user: Callable[..., Any]
+) -> None:
+    from tuangou.core.workflow.engine import history
+
+    deal, _orders = tipped([1])
+    [v] = _verify(shop, deal, 1)
+    st = _statement(shop)
+    services.statement_confirm(actor=shop.admin, statement_id=st.pk)
+    services.statement_approve(actor=operator, statement_id=st.pk)
+    finance = make_user(Role.FINANCE)
+    services.statement_pay(actor=finance, statement_id=st.pk, reference="BANK-9")
+    log = list(history(st, process="settlement_statement"))
+    assert [(r.action, r.actor) for r in log] == [
+        ("draft", None),
+        ("confirm", shop.admin),
+        ("approve", operator),
+        ("pay", finance),
+    ]
+    assert log[-1].documents == {"payout_slip": "BANK-9"}
+    settle = history(v, process="voucher").last()
+    assert settle is not None and (settle.action, settle.note) == ("settle", st.number)

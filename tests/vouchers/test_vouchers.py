@@ -237,3 +237,29 @@ def test_member_refund_before_use(tipped: Callable[..., Any], shop: Shop, monkey
     assert Voucher.objects.get(pk=v.pk).state == "refunded" and refunds == [v.pk]
     with pytest.raises(Conflict):
         services.voucher_verify(actor=shop.clerk, code=v.code, store_id=shop.store.pk)
+
+
+def test_the_voucher_life_is_in_the_engine_log(tipped: Callable[..., Any], shop: Shop) -> None:
+    from tuangou.core.workflow.engine import history
+
+    _deal, orders = tipped([1])
+    v = voucher_of(orders[0])
+    services.voucher_verify(actor=shop.clerk, code=v.code, store_id=shop.store.pk)
+    services.voucher_undo(actor=shop.clerk, voucher_id=v.pk, reason="wrong customer")
+    services.voucher_verify(actor=shop.admin, code=v.code, store_id=shop.store.pk)
+    log = list(history(v, process="voucher"))
+    assert [(r.from_state, r.to_state, r.action) for r in log] == [
+        ("new", "issued", "issue"),
+        ("issued", "used", "verify"),
+        ("used", "issued", "undo"),
+        ("issued", "used", "verify"),
+    ]
+    assert [r.actor for r in log] == [None, shop.clerk, shop.clerk, shop.admin]
+    assert log[2].note == "wrong customer" and "undo_reason" in log[2].documents
+
+
+def test_state_changes_only_through_the_engine(tipped: Callable[..., Any]) -> None:
+    _deal, orders = tipped([1])
+    v = voucher_of(orders[0])
+    with pytest.raises(Conflict):
+        v.state = "used"

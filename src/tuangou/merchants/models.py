@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.models import City
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.merchants.process import PIPELINE
 
 
@@ -195,14 +196,16 @@ class Prospect(models.Model):
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     city = models.ForeignKey(City, verbose_name=_("city"), on_delete=models.PROTECT, related_name="+")
-    rep = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT,
-                            related_name="prospects")
-    stage = models.CharField(_("stage"), max_length=20, choices=PIPELINE.state_choices, default="lead",
-                             db_index=True)
-    merchant = models.OneToOneField(Merchant, verbose_name=_("merchant"), null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="prospect")
-    agreement = models.ForeignKey(Agreement, verbose_name=_("agreement"), null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT, related_name="prospects"
+    )
+    stage = StateField(_("stage"), process=PIPELINE)
+    merchant = models.OneToOneField(
+        Merchant, verbose_name=_("merchant"), null=True, blank=True, on_delete=models.SET_NULL, related_name="prospect"
+    )
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("agreement"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     agreement_file = models.FileField(_("signed agreement file"), upload_to="agreements/%Y/", blank=True)
     note = models.TextField(_("note"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -230,10 +233,10 @@ class Prospect(models.Model):
 class Visit(models.Model):
     """拜訪記錄: a rep's visit to a prospect and what was said."""
 
-    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE,
-                                 related_name="visits")
-    rep = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT,
-                            related_name="+")
+    prospect = models.ForeignKey(Prospect, verbose_name=_("prospect"), on_delete=models.CASCADE, related_name="visits")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("BD rep"), on_delete=models.PROTECT, related_name="+"
+    )
     visited_at = models.DateTimeField(_("visited"))
     notes = models.TextField(_("notes"))
     next_step = models.CharField(_("next step"), max_length=200, blank=True)

@@ -13,10 +13,11 @@ from django.utils.translation import gettext as _
 
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
-from tuangou.core.errors import Conflict, Forbidden, ValidationFailed
+from tuangou.core.errors import Conflict, ValidationFailed
 from tuangou.core.models import City
 from tuangou.core.money import money
-from tuangou.core.ownership import get_visible, has_role, require_role
+from tuangou.core.ownership import get_visible, require_role
+from tuangou.core.workflow.engine import transition
 from tuangou.merchants.models import Agreement, Merchant, Prospect, Visit
 from tuangou.merchants.process import PIPELINE
 
@@ -39,24 +40,21 @@ def prospect_create(
 
 
 def prospect_move(*, actor: Any, prospect_id: int, action: str, note: str = "") -> Prospect:
-    """Move a prospect along the declared pipeline; a guarded update, logged in the audit trail."""
+    """Move a prospect along the declared pipeline, through the workflow engine (which checks the
+    lane or ownership and the note, and logs it). ``sign`` needs the filed agreement. The row is
+    locked while still at the stage the caller saw: of two people moving it at once, the second
+    is told it changed."""
     prospect = get_visible(Prospect.objects.all(), actor, pk=prospect_id)
-    route = PIPELINE.route(prospect.stage, action)
-    if route is None:
-        raise Conflict(_("This cannot be done at this stage."), code="transition_not_allowed")
     if action == "sign" and prospect.agreement_id is None:
         raise Conflict(_("File the signed agreement first."), code="agreement_missing")
-    owner = "owner" in route.by and PIPELINE.owner is not None and PIPELINE.owner(prospect, actor)
-    if not owner and not has_role(actor, *[r for r in route.by if r != "owner"]):
-        raise Forbidden(_("Your role does not allow this."), code="role_required")
-    if route.note_required and not note.strip():
-        raise ValidationFailed.field("note", _("Please give a reason."), code="reason_required")
     with transaction.atomic():
-        if not Prospect.objects.filter(pk=prospect.pk, stage=prospect.stage).update(
-            stage=route.target, stage_changed_at=timezone.now()
-        ):
+        locked = Prospect.objects.select_for_update().filter(pk=prospect.pk, stage=prospect.stage).first()
+        if locked is None:
             raise Conflict(_("This prospect changed meanwhile; reload it."), code="prospect_changed")
-        audit(f"bd_pipeline.{action}", actor=actor, obj=prospect, source=prospect.stage, target=route.target, note=note)
+        documents = {"agreement": str(locked.agreement_id)} if action == "sign" else None
+        log = transition(locked, action, actor=actor, note=note, documents=documents, process=PIPELINE)
+        Prospect.objects.filter(pk=prospect.pk).update(stage_changed_at=log.at)
+        audit(f"bd_pipeline.{action}", actor=actor, obj=prospect, source=log.from_state, target=log.to_state, note=note)
     prospect.refresh_from_db()
     return prospect
 

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.settlement.process import STATEMENT
 
 
@@ -54,7 +55,7 @@ class Statement(models.Model):
     refunds = MoneyField(_("refunds"), default=0)
     commission = MoneyField(_("commission"), default=0)
     payable = MoneyField(_("payable"), default=0)
-    state = models.CharField(_("state"), max_length=20, choices=STATEMENT.state_choices, default="draft", db_index=True)
+    state = StateField(_("state"), process=STATEMENT)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
     confirmed_by = models.ForeignKey(

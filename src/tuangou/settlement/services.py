@@ -22,10 +22,11 @@ from django.utils.translation import gettext as _
 
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
-from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from tuangou.core.errors import Conflict, NotFound, ValidationFailed
 from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import has_role, require_role
 from tuangou.core.time import local_date
+from tuangou.core.workflow.engine import transition
 from tuangou.merchants.models import Agreement, Merchant, MerchantMember
 from tuangou.settlement.models import Dispute, DisputeComment, Statement, StatementLine, Tally
 from tuangou.settlement.process import STATEMENT
@@ -101,22 +102,20 @@ def _terms(merchant: Merchant, day: dt.date) -> Terms:
 # Drafting
 
 
-def _transition(statement: Statement, action: str, *, actor: Any, note: str = "", **values: Any) -> Statement:
-    """A declared transition as a guarded update; checks the actor's lane (or ownership)."""
-    route = STATEMENT.route(statement.state, action)
-    if route is None:
-        raise Conflict(_("This cannot be done to a statement in this state."), code="transition_not_allowed")
-    if actor is not None:
-        roles = [r for r in route.by if r != "owner"]
-        owner_ok = "owner" in route.by and STATEMENT.owner is not None and STATEMENT.owner(statement, actor)
-        if not owner_ok and not (roles and has_role(actor, *roles)):
-            raise Forbidden(_("Your role does not allow this."), code="role_required")
-    if route.note_required and not note.strip():
-        raise ValidationFailed.field("note", _("Please give a reason."), code="reason_required")
-    moved = Statement.objects.filter(pk=statement.pk, state=statement.state).update(state=route.target, **values)
-    if not moved:
+def _transition(
+    statement: Statement, action: str, *, actor: Any, note: str = "", documents: Any = None, **values: Any
+) -> Statement:
+    """A declared transition through the workflow engine, which checks the actor's lane (or
+    ownership) and the note, and logs it. The row is locked only while it is still in the
+    state the caller saw, so of two people acting at once the second is told it changed."""
+    locked = Statement.objects.select_for_update().filter(pk=statement.pk, state=statement.state).first()
+    if locked is None:
         raise Conflict(_("This statement changed meanwhile; reload it."), code="statement_changed")
-    audit(f"statement.{action}", actor=actor, obj=statement, source=statement.state, target=route.target, note=note)
+    source = locked.state
+    log = transition(locked, action, actor=actor, note=note, documents=documents, process=STATEMENT)
+    if values:
+        Statement.objects.filter(pk=statement.pk).update(**values)
+    audit(f"statement.{action}", actor=actor, obj=statement, source=source, target=log.to_state, note=note)
     statement.refresh_from_db()
     return statement
 
@@ -149,6 +148,7 @@ def statement_generate(
         return existing
     terms = _terms(merchant, period_end)
     with transaction.atomic():
+        # A new statement starts at the end of the cycle; drafting it is the first transition.
         statement = Statement.objects.create(
             merchant=merchant,
             period_start=period_start,
@@ -161,12 +161,13 @@ def statement_generate(
         )
         _add_lines(statement, terms)
         _total(statement)
-        audit("statement.draft", actor=actor, obj=statement, merchant=merchant.pk)
+        statement = _transition(statement, "draft", actor=actor)
     return statement
 
 
 def _add_lines(statement: Statement, terms: Terms) -> None:
     from tuangou.vouchers.models import Voucher
+    from tuangou.vouchers.services import vouchers_settle
 
     since, until = _bounds(statement.period_start, statement.period_end)
     mine = Voucher.objects.filter(merchant_id=statement.merchant_id).select_related("deal")
@@ -177,8 +178,7 @@ def _add_lines(statement: Statement, terms: Terms) -> None:
             .filter(state="used", used_at__gte=since, used_at__lt=until)
             .order_by("pk")
         )
-        ids = [v.pk for v in vouchers]
-        Voucher.objects.filter(pk__in=ids, state="used").update(state="settled")
+        vouchers_settle(voucher_ids=[v.pk for v in vouchers], statement_number=statement.number)
         lines += [
             StatementLine(
                 statement=statement,
@@ -282,7 +282,9 @@ def statement_dispute(*, actor: Any, statement_id: int, note: str) -> Statement:
     if not STATEMENT.owner or not STATEMENT.owner(statement, actor):
         raise NotFound()
     with transaction.atomic():
-        return _transition(statement, "dispute", actor=actor, note=note, dispute_note=note.strip()[:2000])
+        return _transition(
+            statement, "dispute", actor=actor, note=note, documents=["dispute_note"], dispute_note=note.strip()[:2000]
+        )
 
 
 def statement_recompute(*, actor: Any, statement_id: int) -> Statement:
@@ -344,6 +346,7 @@ def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement
             statement,
             "pay",
             actor=actor,
+            documents={"payout_slip": reference.strip()[:80]},
             paid_at=timezone.now(),
             paid_by=actor,
             payout_reference=reference.strip()[:80],

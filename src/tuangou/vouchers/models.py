@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.money import MoneyField
+from tuangou.core.workflow.engine import StateField
 from tuangou.vouchers import codes
 from tuangou.vouchers.process import VOUCHER
 
@@ -29,7 +30,8 @@ class Voucher(models.Model):
     """團購券: one unit of a paid order (or one per order), used once at a store that accepts it.
 
     The code cannot be guessed (63 random bits and a Damm check digit, see `codes`); the state
-    moves only along the declared `VOUCHER` process, by guarded updates (``… WHERE state=…``),
+    moves only along the declared `VOUCHER` process, through the engine, on a row the service
+    has locked while it is still in the expected state (``SELECT … WHERE state=… FOR UPDATE``),
     so two counters verifying the same code at the same moment cannot both succeed.
     """
 
@@ -48,7 +50,7 @@ class Voucher(models.Model):
     )
     units = models.PositiveSmallIntegerField(_("units"), default=1)
     amount = MoneyField(_("amount paid"))
-    state = models.CharField(_("state"), max_length=20, choices=VOUCHER.state_choices, default="issued", db_index=True)
+    state = StateField(_("state"), process=VOUCHER)
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
     issued_at = models.DateTimeField(_("issued"), auto_now_add=True)

@@ -1,8 +1,11 @@
 """Every change of a voucher: issue, verify, undo, resend, refund, expire.
 
-State changes are guarded updates along the declared `VOUCHER` process (``UPDATE … WHERE
-state = <source>``): whichever of two racing calls updates the row first wins, the other finds
-zero rows changed and is refused. No read-then-write on the state anywhere.
+State changes go through the workflow engine along the declared `VOUCHER` process, so each is
+logged and drawn with the others. The race is decided before the engine is asked: `_move`
+locks the row only while it is still at the expected state (``SELECT … WHERE state=<source>
+FOR UPDATE``), and the engine moves that locked row in the same transaction. Two racing calls:
+the first locks and moves; the second waits for the lock, finds the row no longer at the
+source and is refused. No read-then-write on the state anywhere.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.time import local_date
+from tuangou.core.workflow.engine import transition
 from tuangou.merchants.models import MerchantMember, Store
 from tuangou.messaging.services import message_send
 from tuangou.vouchers import codes
@@ -46,12 +50,32 @@ def undo_window() -> dt.timedelta:
     return dt.timedelta(seconds=int(getattr(settings, "VOUCHER_UNDO_SECONDS", 3600)))
 
 
-def _move(voucher_ids: Iterable[int], action: str, source: str, **values: Any) -> int:
-    """The declared transition `action` from `source`, as one guarded UPDATE; returns rows moved."""
-    route = VOUCHER.route(source, action)
-    if route is None:  # pragma: no cover - a programming error, caught by tests
+def _move(
+    voucher_id: int,
+    action: str,
+    source: str,
+    *,
+    actor: Any = None,
+    note: str = "",
+    documents: Any = None,
+    **values: Any,
+) -> bool:
+    """The declared transition `action` of one voucher still at `source`; False if it is not there.
+
+    Call inside the service's transaction. The row is locked only while it is at `source` (the
+    guard), `values` are written on the locked row, and the engine performs and logs the
+    transition on it (``actor=None``: the platform). Whoever locks first wins; a racing second
+    call finds the row moved on and gets False.
+    """
+    if VOUCHER.route(source, action) is None:  # pragma: no cover - a programming error, caught by tests
         raise ValueError(f"voucher: no {action!r} from {source!r}")
-    return Voucher.objects.filter(pk__in=list(voucher_ids), state=source).update(state=route.target, **values)
+    locked = Voucher.objects.select_for_update().filter(pk=voucher_id, state=source).first()
+    if locked is None:
+        return False
+    if values:
+        Voucher.objects.filter(pk=voucher_id).update(**values)
+    transition(locked, action, actor=actor, note=note, documents=documents, process=VOUCHER)
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,6 +182,10 @@ def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | 
         with transaction.atomic():
             # A duplicate (order, number) from a concurrent runner is skipped, not an error.
             Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
+            # New rows start at the process's start; the platform issues each through the engine.
+            fresh = Voucher.objects.filter(order__in=orders, state=VOUCHER.initial_state).order_by("pk")
+            for pk in fresh.values_list("pk", flat=True):
+                _move(pk, "issue", VOUCHER.initial_state)
             audit("voucher.issue", obj=deal, orders=len(orders), vouchers=len(rows))
         created += len(rows)
     vouchers_notify_new(deal_id=deal_id)
@@ -295,7 +323,7 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
     _check_usable(voucher, store)
     now = timezone.now()
     with transaction.atomic():
-        if not _move([voucher.pk], "verify", "issued", used_at=now, used_store=store, used_by=actor):
+        if not _move(voucher.pk, "verify", "issued", actor=actor, used_at=now, used_store=store, used_by=actor):
             voucher.refresh_from_db()
             _check_usable(voucher, store)  # says why: used already (where, when), refunded …
             raise Conflict(_("This voucher cannot be used."), code="voucher_not_usable")
@@ -371,14 +399,21 @@ def voucher_undo(*, actor: Any, voucher_id: int, reason: str) -> Voucher:
             code="undo_window_passed",
         )
     with transaction.atomic():
-        moved = Voucher.objects.filter(pk=voucher.pk, state="used", used_at__gte=since).update(
-            state=VOUCHER.route("used", "undo").target,  # type: ignore[union-attr]
+        # Guard: still used, and used within the window, when the row is locked.
+        locked = Voucher.objects.select_for_update().filter(pk=voucher.pk, state="used", used_at__gte=since).first()
+        if locked is None:
+            raise Conflict(_("This voucher changed meanwhile; look it up again."), code="voucher_changed")
+        _move(
+            voucher.pk,
+            "undo",
+            "used",
+            actor=actor,
+            note=reason.strip()[:200],
+            documents=["undo_reason"],
             used_at=None,
             used_store=None,
             used_by=None,
         )
-        if not moved:
-            raise Conflict(_("This voucher changed meanwhile; look it up again."), code="voucher_changed")
         Redemption.objects.filter(voucher=voucher, undone_at__isnull=True).update(
             undone_at=now, undone_by=actor, undo_reason=reason.strip()[:200]
         )
@@ -399,7 +434,7 @@ def voucher_refund(*, actor: Any, voucher_id: int) -> Voucher:
     if not voucher.deal.refund_anytime:
         raise Forbidden(_("This deal does not allow refunds before use."), code="refund_not_allowed")
     with transaction.atomic():
-        if not _move([voucher.pk], "refund", "issued", closed_at=timezone.now()):
+        if not _move(voucher.pk, "refund", "issued", actor=actor, closed_at=timezone.now()):
             raise Conflict(_("Only an unused voucher can be refunded."), code="voucher_not_usable")
         audit("voucher.refund", actor=actor, obj=voucher, amount=voucher.amount)
         _refund(voucher, reason="member_request", actor=actor)
@@ -418,14 +453,14 @@ def vouchers_expire_due(*, today: dt.date | None = None, limit: int = 1000) -> d
     )
     for voucher in Voucher.objects.filter(pk__in=ids).select_related("deal").order_by("pk"):
         with transaction.atomic():
-            if not _move([voucher.pk], "expire", "issued", closed_at=now):
+            if not _move(voucher.pk, "expire", "issued", closed_at=now):
                 continue
             if voucher.deal.refund_on_expiry:
-                _move([voucher.pk], "refund", "expired")
+                _move(voucher.pk, "refund", "expired")
                 _refund(voucher, reason="expired")
                 done["refunded"] += 1
             else:
-                _move([voucher.pk], "lapse", "expired")
+                _move(voucher.pk, "lapse", "expired")
                 done["lapsed"] += 1
             audit("voucher.expire", obj=voucher, refunded=voucher.deal.refund_on_expiry)
     return done
@@ -433,3 +468,15 @@ def vouchers_expire_due(*, today: dt.date | None = None, limit: int = 1000) -> d
 
 def amount_of(vouchers: Iterable[Voucher]) -> Decimal:
     return money(sum((v.amount for v in vouchers), Decimal(0)))
+
+
+def vouchers_settle(*, voucher_ids: Iterable[int], statement_number: str) -> list[int]:
+    """The vouchers put on a settlement statement become ``settled`` (they can no longer be
+    undone); the platform does it as part of drafting the statement, inside its transaction.
+    Returns the ids that were still ``used`` and moved (in primary-key order, so two drafts never
+    deadlock)."""
+    moved = []
+    for pk in sorted(voucher_ids):
+        if _move(pk, "settle", "used", note=statement_number):
+            moved.append(pk)
+    return moved

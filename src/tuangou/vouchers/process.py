@@ -3,8 +3,9 @@
 Issued when the deal tips (or the team fills) → used at a store (驗證/消費), which the counter
 may undo within the undo window with a reason → or it expires at the end of its validity and,
 where the deal says so (過期退), is refunded; a member may ask for a refund before use where
-the deal allows it (隨時退). Verification is a guarded update from ``issued`` to ``used``: two
-counters racing on one code, one wins.
+the deal allows it (隨時退). Verification locks the voucher only while it is still ``issued`` and
+moves it to ``used`` through the engine in the same transaction: two counters racing on one code,
+one wins.
 """
 
 from __future__ import annotations

@@ -538,6 +538,11 @@ def member_refund_request(
     may = getattr(orders.backend(), "may_refund", None)
     if may is not None and not may(order_id):
         raise Forbidden(_("This deal does not allow refunds now."), code="refund_not_allowed")
+    left = sum(
+        (refundable(p) for p in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED)), ZERO
+    )
+    if amount is not None and (money(amount) <= ZERO or money(amount) > left):
+        raise ValidationFailed.field("amount", _("The amount is more than can be refunded."), code="refund_too_much")
     count = Refund.objects.filter(order_id=order_id, reason=Refund.Reason.MEMBER_REQUEST).count()
     return order_refund(
         order_id=order_id,

@@ -75,11 +75,8 @@ class TransitionLog(models.Model):
             # visits entering each step (and how many of them before a cut-off)
             models.Index(fields=["process", "to_state", "at"], name="wf_log_step"),
             # visits leaving each step, in order of time spent: percentiles without a sort
-            models.Index(
-                fields=["process", "from_state", "waited"],
-                include=["entered_at"],
-                name="wf_log_step_waited",
-            ),
+            # (entered_at as a key column, not INCLUDE: SQLite has no covering indexes)
+            models.Index(fields=["process", "from_state", "waited", "entered_at"], name="wf_log_step_left"),
         ]
 
     def __str__(self) -> str:

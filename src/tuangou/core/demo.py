@@ -35,7 +35,13 @@ DEMO_ACCOUNTS: list[tuple[str, str, str]] = [
 
 # Each domain adds its demo data with a module that has `load(*, users, cities)`; listed here in
 # the order they depend on each other.
-DEMO_MODULES: list[str] = ["tuangou.deals.demo", "tuangou.salesdesk.demo"]
+DEMO_MODULES: list[str] = [
+    "tuangou.deals.demo",
+    "tuangou.vouchers.demo",
+    "tuangou.settlement.demo",
+    "tuangou.merchants.demo",
+    "tuangou.salesdesk.demo",
+]
 
 CITIES = [("shanghai", "上海", 1), ("hangzhou", "杭州", 2)]
 CATEGORIES = [("food", "美食", 1), ("leisure", "休閒娛樂", 2), ("beauty", "麗人", 3), ("home", "家居建材", 4)]

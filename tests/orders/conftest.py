@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,3 +28,14 @@ def deal_factory(merchant: Merchant, operator: User) -> Callable[..., Deal]:
         return make_deal(merchant=merchant, operator=operator, **kwargs)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_gate() -> Iterator[None]:
+    """A recreated test database reuses deal ids: start every test with no gate counters."""
+    from tuangou.orders import gate
+
+    gate._client = None
+    gate.reset_all()
+    yield
+    gate.reset_all()

@@ -166,3 +166,24 @@ def test_paid_and_refunded_are_announced(deal_factory, member, django_capture_on
     order_services.order_mark_refunded(order_id=order.pk, note="deal failed")
     order_services.order_mark_refunded(order_id=order.pk)
     assert Order.objects.get(pk=order.pk).status == "refunded"
+
+
+@pytest.mark.redis
+def test_redis_gate_counts_with_the_database(deal_factory, make_user, settings, django_capture_on_commit_callbacks):
+    import os
+
+    from tuangou.orders import gate
+
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    gate._client = None
+    deal = deal_factory(stock=3, per_member_limit=3, tipping_point=1)
+    first = order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)
+    with pytest.raises(ValidationFailed):  # 1 left, 2 asked: the database names the quantity
+        order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)
+    order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=1)
+    with pytest.raises(Conflict) as exc:  # the gate turns it away
+        order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=1)
+    assert exc.value.code == "sold_out"
+    with django_capture_on_commit_callbacks(execute=True):  # after commit, the cancel gives 2 back
+        order_services.order_cancel(actor=first.user, order_id=first.pk)
+    order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)

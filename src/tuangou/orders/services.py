@@ -148,7 +148,8 @@ def _place(
     is_leader: bool = False,
 ) -> Order:
     now = _now()
-    if not gate.take(deal.pk, quantity):
+    held = gate.take(deal.pk, quantity)
+    if held == gate.SOLD_OUT:
         raise Conflict(_("Sold out."), code="sold_out")
     try:
         with transaction.atomic():
@@ -173,15 +174,19 @@ def _place(
                 )
             audit("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
     except IntegrityError:
-        gate.give(deal.pk, quantity)
+        if held == gate.TAKEN:
+            gate.give(deal.pk, quantity)
         # Two requests with one Idempotency-Key raced: the other one won; return its order.
         replay = _replay(actor, idempotency_key, fingerprint)
         if replay is not None:
             return replay
         raise
     except Exception:
-        gate.give(deal.pk, quantity)
+        if held == gate.TAKEN:
+            gate.give(deal.pk, quantity)
         raise
+    if held == gate.ASK_DATABASE:
+        gate.consume(deal.pk, quantity)
     return order
 
 

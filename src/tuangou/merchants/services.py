@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -13,12 +16,12 @@ from django.utils.translation import gettext as _
 
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
-from tuangou.core.errors import Conflict, ValidationFailed
+from tuangou.core.errors import Conflict, NotFound, ValidationFailed
 from tuangou.core.models import City
 from tuangou.core.money import money
-from tuangou.core.ownership import get_visible, require_role
+from tuangou.core.ownership import get_visible, has_role, require_role
 from tuangou.core.workflow.engine import transition
-from tuangou.merchants.models import Agreement, Merchant, Prospect, Visit
+from tuangou.merchants.models import Agreement, Merchant, MerchantMember, Prospect, Store, Visit
 from tuangou.merchants.process import PIPELINE
 
 
@@ -79,6 +82,13 @@ def visit_record(
     return visit
 
 
+def _amount(value: Any, field: str) -> Decimal:
+    try:
+        return money(value if value not in (None, "") else "0")
+    except (TypeError, ValueError):
+        raise ValidationFailed.field(field, _("Enter an amount like 19.90."), code="invalid_amount") from None
+
+
 def agreement_file(
     *,
     actor: Any,
@@ -102,14 +112,14 @@ def agreement_file(
         raise ValidationFailed.field("settlement_cycle", _("This value is not valid."), code="invalid_choice")
     if valid_until < valid_from:
         raise ValidationFailed.field("valid_until", _("The end is before the start."), code="period_order")
-    try:
-        rate, per_person = money(commission_rate), money(commission_per_person)
-    except (TypeError, ValueError):
-        raise ValidationFailed.field(
-            "commission_rate", _("Enter an amount like 19.90."), code="invalid_amount"
-        ) from None
+    rate = _amount(commission_rate, "commission_rate")
+    per_person = _amount(commission_per_person, "commission_per_person")
     if not (0 <= rate <= 100):
         raise ValidationFailed.field("commission_rate", _("Enter a percentage from 0 to 100."), code="out_of_range")
+    if per_person < 0:
+        raise ValidationFailed.field("commission_per_person", _("Enter an amount of zero or more."), code="negative")
+    if commission_kind == Agreement.CommissionKind.PER_PERSON and per_person == 0:
+        raise ValidationFailed.field("commission_per_person", _("Enter the commission per person."), code="required")
     with transaction.atomic():
         merchant = prospect.merchant or Merchant.objects.create(
             name=prospect.name,
@@ -135,3 +145,82 @@ def agreement_file(
         audit("agreement.file", actor=actor, obj=agreement, prospect=prospect.pk)
         prospect_move(actor=actor, prospect_id=prospect.pk, action="sign")
     return agreement
+
+
+# --------------------------------------------------------------------------------------------
+# The merchant's mini-site (商家獨立首頁, S2): home, details, promotions, all deals, video
+
+
+def _require_site_editor(actor: Any, merchant_id: int) -> Merchant:
+    """A merchant's admins edit its mini-site (an operator may too); anyone else: 404."""
+    merchant = Merchant.objects.filter(pk=merchant_id).first()
+    if merchant is None:
+        raise NotFound()
+    admin = MerchantMember.objects.filter(
+        user_id=getattr(actor, "pk", 0), merchant_id=merchant_id, store__isnull=True
+    ).exists()
+    if not admin and not has_role(actor, Role.OPERATOR):
+        raise NotFound()
+    return merchant
+
+
+def _video_url(value: str) -> str:
+    value = value.strip()
+    if not value:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except DjangoValidationError:
+        raise ValidationFailed.field(
+            "video_url", _("Enter a web address starting with http:// or https://."), code="invalid_url"
+        ) from None
+    return value
+
+
+def merchant_site_update(
+    *,
+    actor: Any,
+    merchant_id: int,
+    description: str,
+    promotions: str,
+    video_url: str = "",
+    phone: str = "",
+) -> Merchant:
+    """The merchant's admin edits its mini-site: the introduction on the home and details pages,
+    the promotions, the video and the phone. Only its admins (or an operator); the deals on the
+    "all deals" page come from the deals themselves."""
+    merchant = _require_site_editor(actor, merchant_id)
+    if len(description) > 5000:
+        raise ValidationFailed.field("description", _("At most 5000 characters."), code="too_long")
+    if len(promotions) > 2000:
+        raise ValidationFailed.field("promotions", _("At most 2000 characters."), code="too_long")
+    if len(phone.strip()) > 40:
+        raise ValidationFailed.field("phone", _("At most 40 characters."), code="too_long")
+    video = _video_url(video_url)
+    with transaction.atomic():
+        Merchant.objects.filter(pk=merchant.pk).update(
+            description=description.strip(), promotions=promotions.strip(), video_url=video, phone=phone.strip()
+        )
+        audit("merchant.site_update", actor=actor, obj=merchant)
+    merchant.refresh_from_db()
+    return merchant
+
+
+def store_update(*, actor: Any, store_id: int, address: str, phone: str = "", opening_hours: str = "") -> Store:
+    """A store's address, phone and opening hours, shown on the mini-site's details page."""
+    store = Store.objects.filter(pk=store_id).first()
+    if store is None:
+        raise NotFound()
+    _require_site_editor(actor, store.merchant_id)
+    if not address.strip():
+        raise ValidationFailed.field("address", _("This field is required."), code="required")
+    for field, value, limit in (("address", address, 200), ("phone", phone, 40), ("opening_hours", opening_hours, 120)):
+        if len(value.strip()) > limit:
+            raise ValidationFailed.field(field, _("At most %(n)d characters.") % {"n": limit}, code="too_long")
+    with transaction.atomic():
+        Store.objects.filter(pk=store.pk).update(
+            address=address.strip(), phone=phone.strip(), opening_hours=opening_hours.strip()
+        )
+        audit("store.update", actor=actor, obj=store)
+    store.refresh_from_db()
+    return store

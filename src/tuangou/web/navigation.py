@@ -32,6 +32,8 @@ NAV: list[NavItem] = [
     NavItem(_("Counter (verify vouchers)"), "web:portal_counter", frozenset({Role.MERCHANT, Role.CLERK})),
     NavItem(_("Settlement statements"), "web:portal_statements", frozenset({Role.MERCHANT, Role.OPERATOR, Role.FINANCE})),  # noqa: E501
     NavItem(_("Reconciliation"), "web:portal_reconciliation", frozenset({Role.MERCHANT})),
+    NavItem(_("Mini-site"), "web:portal_site", frozenset({Role.MERCHANT})),
+    NavItem(_("BD pipeline"), "web:bd_pipeline", frozenset({Role.BD_REP, Role.OPERATOR})),
 ]
 
 

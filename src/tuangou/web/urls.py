@@ -18,3 +18,4 @@ urlpatterns += payment_views.urlpatterns
 urlpatterns += __import__("tuangou.web.views.salesdesk", fromlist=["urlpatterns"]).urlpatterns
 urlpatterns += __import__("tuangou.web.views.deals", fromlist=["urlpatterns"]).urlpatterns
 urlpatterns += __import__("tuangou.web.views.portal", fromlist=["urlpatterns"]).urlpatterns
+urlpatterns += __import__("tuangou.web.views.merchants", fromlist=["urlpatterns"]).urlpatterns

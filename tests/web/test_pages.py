@@ -84,3 +84,16 @@ def test_anonymous_back_office_redirects_to_login(client, db):
     response = client.get("/backoffice/")
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.parametrize(
+    ("accept", "text"),
+    [("en-US,en;q=0.9", "選擇城市"), ("zh-TW,zh;q=0.9", "選擇城市"), ("zh-CN,zh;q=0.9", "选择城市"), ("", "選擇城市")],
+)
+def test_pages_default_to_traditional_chinese(client, site_setup, accept, text):
+    assert text in client.get("/", HTTP_ACCEPT_LANGUAGE=accept).content.decode()
+
+
+def test_the_chosen_language_beats_the_browser(client, site_setup):
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert "Choose a city" in client.get("/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()

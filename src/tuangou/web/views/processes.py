@@ -57,7 +57,8 @@ def download(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
         return HttpResponse(status=404)
     ext, content_type = FORMATS[fmt]
     response = HttpResponse(diagram(process, fmt), content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{process.name}.{ext}"'
+    if not request.GET.get("inline"):  # ?inline=1: open the chart full size in the browser
+        response["Content-Disposition"] = f'attachment; filename="{process.name}.{ext}"'
     return response
 
 

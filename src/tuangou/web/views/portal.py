@@ -123,7 +123,10 @@ def counter(request: HttpRequest) -> HttpResponse:
     store_ids = [s.pk for s in stores]
     since = timezone.now() - services.undo_window()
     recent = (
-        Redemption.objects.filter(store_id__in=store_ids, verified_at__gte=since, undone_at__isnull=True)
+        # Only what can still be undone: a voucher already on a statement (settled) cannot.
+        Redemption.objects.filter(
+            store_id__in=store_ids, verified_at__gte=since, undone_at__isnull=True, voucher__state="used"
+        )
         .select_related("voucher__deal", "store")
         .order_by("-verified_at")[:20]
     )

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.django_db
 
 
 def _client(user=None, lang="zh-hant") -> Client:
-    c = Client(HTTP_ACCEPT_LANGUAGE=lang)
+    c = Client()
+    c.cookies["tuangou_language"] = lang  # the language switch (pages ignore the browser's preference)
     if user is not None:
         c.login(mobile=user.mobile, password=PASSWORD)
     return c
@@ -142,3 +143,20 @@ def test_list_pages_constant_queries(deal_factory, operator, member, django_asse
     for (c, url), before in zip(pages, counts, strict=True):
         with django_assert_max_num_queries(before):
             c.get(url)
+
+
+def test_visibility_does_not_repeat_rows(deal_factory, merchant, member, make_user):
+    """A merchant with several members: its deals and orders are listed once each."""
+    from tuangou.core.ownership import get_visible, visible_to
+    from tuangou.merchants.models import MerchantMember
+    from tuangou.orders import services as order_services
+
+    for _ in range(2):
+        MerchantMember.objects.create(merchant=merchant, user=make_user("clerk"), store=merchant.stores.first())
+    deal = deal_factory()
+    order = order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1)
+    assert get_visible(Order.objects.all(), member, pk=order.pk) == order
+    admin = merchant.members.filter(store__isnull=True).first().user
+    assert visible_to(Order.objects.all(), admin).count() == 1
+    assert visible_to(Deal.objects.all(), admin).count() == 1
+    assert _client(member).get(f"/orders/{order.pk}/").status_code == 200

@@ -189,7 +189,8 @@ class Deal(models.Model):
 
         if has_role(user, Role.OPERATOR, Role.BD_REP, Role.FINANCE):
             return Q()
-        return Q(merchant__members__user=user)
+        # A subquery, not a join: several memberships must not repeat a deal.
+        return Q(merchant__in=Merchant.objects.filter(members__user=user).values("pk"))
 
     # -- reading the counters ------------------------------------------------------------
 
@@ -341,7 +342,10 @@ class Team(models.Model):
 
         if has_role(user, Role.OPERATOR):
             return Q()
-        return Q(orders__user=user) | Q(deal__merchant__members__user=user)
+        from tuangou.orders.models import Order
+
+        mine = Order.objects.filter(user=user).values("team_id")
+        return Q(pk__in=mine) | Q(deal__merchant__in=Merchant.objects.filter(members__user=user).values("pk"))
 
     @property
     def seats_left(self) -> int:

@@ -65,7 +65,10 @@ class Order(models.Model):
 
         if has_role(user, Role.OPERATOR, Role.FINANCE):
             return Q()
-        return Q(user=user) | Q(deal__merchant__members__user=user)
+        from tuangou.merchants.models import Merchant
+
+        # A subquery, not a join: a merchant's several members must not repeat an order.
+        return Q(user=user) | Q(deal__merchant__in=Merchant.objects.filter(members__user=user).values("pk"))
 
 
 class DealBuyer(models.Model):

@@ -160,3 +160,36 @@ def test_visibility_does_not_repeat_rows(deal_factory, merchant, member, make_us
     assert visible_to(Order.objects.all(), admin).count() == 1
     assert visible_to(Deal.objects.all(), admin).count() == 1
     assert _client(member).get(f"/orders/{order.pk}/").status_code == 200
+
+
+def test_merchant_drafts_a_deal_in_the_browser(merchant, merchant_admin, make_user):
+    c = _client(merchant_admin)
+    form = c.get("/backoffice/deals/new/").content.decode()
+    assert merchant.name in form
+    body = {
+        "merchant_id": merchant.pk,
+        "title": "週末早午餐",
+        "original_price": "128",
+        "group_price": "168",
+        "stock": "50",
+        "tipping_point": "5",
+        "count_basis": "people",
+        "per_member_limit": "2",
+        "starts_at": "2030-01-01T10:00",
+        "ends_at": "2030-01-05T10:00",
+        "tiers": "10:59, 20:49",
+        "mode": "single",
+        "delivery": "voucher",
+    }
+    page = c.post("/backoffice/deals/new/", body)
+    assert page.status_code == 200 and "group_price-errors" in page.content.decode()
+    assert Deal.objects.count() == 0
+    body["group_price"] = "69"
+    r = c.post("/backoffice/deals/new/", body)
+    deal = Deal.objects.get()
+    assert r.status_code == 302 and deal.status == "draft" and [t.threshold for t in deal.tier_list] == [10, 20]
+    # Another merchant's admin cannot pick this merchant.
+    other = _client(make_user("merchant"))
+    body["title"] = "x"
+    assert other.post("/backoffice/deals/new/", body).status_code == 200
+    assert Deal.objects.count() == 1

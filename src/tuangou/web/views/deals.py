@@ -60,6 +60,82 @@ class DealEditForm(ServiceForm):
     )
 
 
+class DealCreateForm(ServiceForm):
+    """A merchant proposes a deal (S10: goods, before/after price, quantity, people, time window)."""
+
+    merchant_id = forms.TypedChoiceField(label=gettext_lazy("Merchant"), coerce=int)
+    title = forms.CharField(label=gettext_lazy("Title"), max_length=120)
+    summary = forms.CharField(label=gettext_lazy("Summary"), max_length=240, required=False)
+    description = forms.CharField(
+        label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    category_id = forms.TypedChoiceField(label=gettext_lazy("Category"), coerce=int, required=False, empty_value=None)
+    original_price = forms.DecimalField(label=gettext_lazy("Original price"), decimal_places=2, max_digits=12)
+    group_price = forms.DecimalField(label=gettext_lazy("Group price"), decimal_places=2, max_digits=12)
+    stock = forms.IntegerField(label=gettext_lazy("Stock"))
+    tipping_point = forms.IntegerField(label=gettext_lazy("Tipping point"), initial=1)
+    count_basis = forms.ChoiceField(label=gettext_lazy("Counted in"), choices=Deal.CountBasis.choices)
+    per_member_limit = forms.IntegerField(label=gettext_lazy("Limit per member"), initial=1)
+    starts_at = forms.DateTimeField(
+        label=gettext_lazy("Starts"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    ends_at = forms.DateTimeField(
+        label=gettext_lazy("Ends"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    tiers = forms.CharField(
+        label=gettext_lazy("Volume tiers"),
+        required=False,
+        help_text=gettext_lazy("Count reached and price, e.g. 20:189, 50:179"),
+    )
+    mode = forms.ChoiceField(label=gettext_lazy("Mode"), choices=Deal.Mode.choices)
+    team_size = forms.IntegerField(label=gettext_lazy("Team size"), required=False)
+    team_hours = forms.IntegerField(label=gettext_lazy("Hours to fill a team"), required=False)
+    leader_price = forms.DecimalField(label=gettext_lazy("Leader price"), required=False, decimal_places=2)
+    delivery = forms.ChoiceField(label=gettext_lazy("Delivery"), choices=Deal.Delivery.choices)
+    conditions = forms.CharField(label=gettext_lazy("Participant conditions"), required=False)
+    terms = forms.CharField(
+        label=gettext_lazy("Terms of use"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean_tiers(self) -> list[tuple[int, str]]:
+        tiers: list[tuple[int, str]] = []
+        for part in (self.cleaned_data.get("tiers") or "").replace("，", ",").split(","):
+            if not part.strip():
+                continue
+            count, _sep, price = part.replace("：", ":").partition(":")
+            if not count.strip().isdigit() or not price.strip():
+                raise forms.ValidationError(_("Write each tier as count:price, e.g. 20:189."))
+            tiers.append((int(count), price.strip()))
+        return tiers
+
+
+@role_required(*STAFF)
+def deal_new(request: HttpRequest) -> HttpResponse:
+    """Draft a deal for one of one's merchants (operators: any merchant with an agreement)."""
+    from tuangou.deals.models import Category
+    from tuangou.merchants.models import Merchant
+
+    merchants = Merchant.objects.filter(is_active=True)
+    if not has_role(request.user, Role.OPERATOR):
+        merchants = merchants.filter(members__user=request.user, members__store__isnull=True).distinct()
+    form = DealCreateForm(request.POST or None)
+    form.fields["merchant_id"].choices = [(m.pk, m.name) for m in merchants]
+    form.fields["category_id"].choices = [("", "—"), *((c.pk, c.name) for c in Category.objects.all())]
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        tiers = data.pop("tiers")
+        merchant_id = data.pop("merchant_id")
+        data = {k: v for k, v in data.items() if v not in (None, "")}
+        try:
+            deal = services.deal_create(actor=request.user, merchant_id=merchant_id, tiers=tiers, **data)
+        except AppError as exc:
+            form.add_app_error(exc)
+        else:
+            messages.success(request, _("Draft saved. Submit it for review when it is ready."))
+            return redirect("web:deal_manage", deal_id=deal.pk)
+    return render(request, "web/deals/backoffice_new.html", {"form": form})
+
+
 @role_required(*STAFF)
 def deal_list(request: HttpRequest, review: bool = False) -> HttpResponse:
     """Deals by state, with filters; `review=True` is the operators' queue of submitted deals."""
@@ -164,6 +240,7 @@ def _urls() -> list[Any]:
         path("m/<slug:slug>/<str:tab>/", storefront.merchant_site, name="merchant_tab"),
         path("backoffice/deals/", deal_list, name="deal_list"),
         path("backoffice/deals/review/", deal_review_queue, name="deal_review"),
+        path("backoffice/deals/new/", deal_new, name="deal_new"),
         path("backoffice/deals/<int:deal_id>/", deal_manage, name="deal_manage"),
         path("backoffice/deals/<int:deal_id>/<str:action>/", deal_action, name="deal_action"),
     ]

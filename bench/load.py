@@ -77,9 +77,7 @@ class Connection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
-    async def request(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None
-    ) -> tuple[int, bytes]:
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
         for attempt in range(2):
             if self.writer is None:
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -139,7 +137,7 @@ async def _closed_users(
             t0 = time.perf_counter()
             try:
                 status, data = await conn.request(method, path, headers, body)
-            except Exception:  # noqa: BLE001 - every failure is counted, none stops the run
+            except Exception:
                 result.errors += 1
                 result.latencies.append(time.perf_counter() - t0)
                 continue
@@ -154,7 +152,9 @@ async def _closed_users(
     return result
 
 
-async def _open_rate(base: str, factory: RequestFactory, rate: float, count: int, offset: int, pool: int) -> Result:
+async def _open_rate(
+    base: str, factory: RequestFactory, rate: float, count: int, offset: int, pool: int, keep_bodies: bool = False
+) -> Result:
     parts = urlsplit(base)
     result = Result()
     conns: asyncio.Queue[Connection] = asyncio.Queue()
@@ -166,9 +166,11 @@ async def _open_rate(base: str, factory: RequestFactory, rate: float, count: int
         conn = await conns.get()
         method, path, headers, body = factory(offset + n, n)
         try:
-            status, _ = await conn.request(method, path, headers, body)
+            status, data = await conn.request(method, path, headers, body)
             result.statuses[status] = result.statuses.get(status, 0) + 1
-        except Exception:  # noqa: BLE001
+            if keep_bodies:
+                result.bodies.append((status, data[:300].decode("utf-8", "replace")))
+        except Exception:
             result.errors += 1
         finally:
             result.latencies.append(time.perf_counter() - scheduled)
@@ -200,10 +202,10 @@ def _closed_worker(args: tuple[Any, ...]) -> Result:
 
 
 def _open_worker(args: tuple[Any, ...]) -> Result:
-    base, rate, count, offset, pool = args
+    base, rate, count, offset, pool, keep = args
     factory = _FACTORY
     assert factory is not None
-    return asyncio.run(_open_rate(base, factory, rate, count, offset, pool))
+    return asyncio.run(_open_rate(base, factory, rate, count, offset, pool, keep))
 
 
 def closed_loop(
@@ -230,13 +232,21 @@ def closed_loop(
 
 
 def open_loop(
-    base: str, factory: RequestFactory, *, rate: float, seconds: float, processes: int = 2, pool: int = 64
+    base: str,
+    factory: RequestFactory,
+    *,
+    rate: float,
+    seconds: float,
+    processes: int = 2,
+    pool: int = 64,
+    keep_bodies: bool = False,
 ) -> Result:
-    """Constant arrival rate `rate` per second for `seconds`, split over `processes`."""
+    """Constant arrival rate `rate` per second for `seconds`, split over `processes`; at most `pool`
+    connections per process (a request waiting for a free connection is late, and counted so)."""
     global _FACTORY
     _FACTORY = factory
     per = int(rate * seconds / processes)
-    jobs = [(base, rate / processes, per, i * per, pool) for i in range(processes)]
+    jobs = [(base, rate / processes, per, i * per, pool, keep_bodies) for i in range(processes)]
     with mp.get_context("fork").Pool(processes) as p:
         parts = p.map(_open_worker, jobs)
     total = Result()

@@ -3,9 +3,11 @@ several workers and a Celery worker, all started from this checkout's environmen
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -27,17 +29,20 @@ def _free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, db_name: str = "tuangou_bench", web_workers: int = 4, web_threads: int = 1) -> None:
+    def __init__(self, *, db_name: str = "tuangou_bench", web_workers: int = 4, web_threads: int = 4) -> None:
         self.db_name = db_name
         self.web_workers = web_workers
         self.web_threads = web_threads
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.worker: subprocess.Popen[bytes] | None = None
         self.logdir = ROOT / "var" / "bench"
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tuangou.config.settings.production",
+            # production settings plus the few documented overrides a load test needs
+            "DJANGO_SETTINGS_MODULE": "bench.settings",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -52,6 +57,8 @@ class Stack:
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Stack:
         self.logdir.mkdir(parents=True, exist_ok=True)
+        for name in ("web", "worker"):
+            (self.logdir / f"{name}.log").unlink(missing_ok=True)
         self.reset_database()
         self.manage("migrate", "--verbosity", "0")
         self.start_web()
@@ -65,7 +72,7 @@ class Stack:
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def reset_database(self) -> None:
         import psycopg
@@ -88,25 +95,87 @@ class Stack:
         """Run Django code against the bench database (setup data, checks)."""
         return self.manage("shell", "-c", code)
 
+    def call(self, func: str, kill_after: float | None = None, **kwargs: object) -> dict[str, object]:
+        """Run `bench.fixtures.<func>(**kwargs)` in a Django process against the bench database
+        and return what it returns (JSON). Arguments travel in the environment, not argv.
+        Raises subprocess.TimeoutExpired (the process is killed) after `kill_after` seconds."""
+        code = (
+            "import json, os; from bench import fixtures; "
+            f"r = fixtures.{func}(**json.loads(os.environ['BENCH_ARGS'])); "
+            "print('BENCH-JSON ' + json.dumps(r, default=str))"
+        )
+        result = subprocess.run(
+            [str(BIN / "tuangou"), "manage", "shell", "-c", code],
+            env={**self.env, "BENCH_ARGS": json.dumps(kwargs)},
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=kill_after,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"fixtures.{func} failed:\n{result.stderr[-3000:]}")
+        for line in reversed(result.stdout.splitlines()):
+            if line.startswith("BENCH-JSON "):
+                got: dict[str, object] = json.loads(line[len("BENCH-JSON ") :])
+                return got
+        raise RuntimeError(f"fixtures.{func} returned nothing:\n{result.stdout[-2000:]}")
+
+    def purge_jobs(self) -> int:
+        """Drop the jobs still queued for Celery (e.g. 100,000 SMS deliveries after a deal close),
+        so that they do not eat the CPU of the next benchmark."""
+        import redis
+
+        client = redis.Redis.from_url(REDIS)
+        queued = int(client.llen("celery"))
+        client.delete("celery")
+        return queued
+
     def start_web(self) -> None:
         gunicorn = shutil.which("gunicorn", path=str(BIN)) or "gunicorn"
         args = [
-            gunicorn, "tuangou.config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-            "--workers", str(self.web_workers), "--backlog", "2048", "--keep-alive", "30",
+            gunicorn,
+            "tuangou.config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(self.web_workers),
+            "--backlog",
+            "2048",
+            "--keep-alive",
+            "30",
         ]
         if self.web_threads > 1:
-            args += ["--threads", str(self.web_threads)]
+            # gthread keeps connections alive (sync workers close every one, so each request
+            # would pay a TCP handshake and a new accept); the threads overlap database waits.
+            args += ["--worker-class", "gthread", "--threads", str(self.web_threads)]
         else:
             args += ["--worker-class", "sync"]
         self._spawn("web", args)
         self.wait_healthy()
 
-    def start_worker(self) -> None:
-        self._spawn("worker", [str(BIN / "tuangou"), "worker", "--concurrency", "2", "--loglevel", "WARNING"])
+    def restart_worker(self) -> None:
+        """Stop the Celery worker (and what it is doing), drop the queued jobs, start a fresh one:
+        a benchmark that gave up waiting must not leave work that eats the next one's CPU."""
+        if self.worker is not None:
+            os.killpg(self.worker.pid, signal.SIGKILL)  # the pool's children too
+            self.worker.wait(timeout=20)
+            self.procs.remove(self.worker)
+        self.purge_jobs()
+        self.start_worker()
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        self.procs.append(subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    def start_worker(self) -> None:
+        self.worker = self._spawn(
+            "worker", [str(BIN / "tuangou"), "worker", "--concurrency", "2", "--loglevel", "WARNING"]
+        )
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
+        # its own process group, so that stopping it stops its children (gunicorn and Celery pools)
+        proc = subprocess.Popen(
+            args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs.append(proc)
+        return proc
 
     def wait_healthy(self, seconds: float = 60) -> None:
         deadline = time.monotonic() + seconds

@@ -1,0 +1,55 @@
+"""Settlement statement for a merchant with `vouchers` vouchers used in the last period
+(`settlement.services.statement_generate`: lines, commission, totals, vouchers marked settled).
+Baseline: the plain SQL aggregate (count, units, amount, commission) over the same rows.
+
+Capped at `settlement_timeout` seconds (the statement's transaction is then rolled back); a
+capped figure is a lower bound."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from bench.registry import Row, benchmark
+from bench.stack import Stack
+
+
+@benchmark("settlement", "the statement of a merchant with a million verified vouchers")
+def run(stack: Stack, sizes: dict[str, Any]) -> list[Row]:
+    setup = stack.call("settlement_setup", vouchers=sizes["vouchers"])
+    args = {"merchant_id": setup["merchant_id"], "start": setup["start"], "end": setup["end"]}
+    cap = float(sizes["settlement_timeout"])
+    plain = float(stack.call("settlement_plain", **args)["plain_s"])  # type: ignore[arg-type]
+    try:
+        got = stack.call("settlement_run", kill_after=cap, **args)
+    except subprocess.TimeoutExpired:
+        return [
+            Row(
+                "settlement",
+                f"statement over {sizes['vouchers']:,} vouchers (gave up at {cap:.0f} s)",
+                cap,
+                "plain SQL aggregate",
+                plain,
+                "s",
+                target="≤ 2 × plain SQL",
+                higher_is_better=False,
+                met=False,
+                extra=setup,
+            ),
+        ]
+    took = float(got["statement_s"])  # type: ignore[arg-type]
+    same = got["gross"] == got["plain_gross"] and got["statement_units"] == got["vouchers"]
+    return [
+        Row(
+            "settlement",
+            f"statement over {sizes['vouchers']:,} vouchers",
+            took,
+            "plain SQL aggregate",
+            plain,
+            "s",
+            target="≤ 2 × plain SQL",
+            higher_is_better=False,
+            met=took <= 2 * plain and same,
+            extra={**setup, **got, "totals_agree": same},
+        ),
+    ]

@@ -292,7 +292,8 @@ def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = Non
     an unknown code counts towards the store's lockout (OWASP OAT-002)."""
     store = counter_store(actor=actor, store_id=store_id)
     _check_lockout(store)
-    ratelimit.hit("voucher:store", str(store.pk), limit=STORE_ATTEMPTS[0], window=STORE_ATTEMPTS[1])
+    limit, window = getattr(settings, "VOUCHER_STORE_ATTEMPTS", STORE_ATTEMPTS)
+    ratelimit.hit("voucher:store", str(store.pk), limit=limit, window=window)
     normal = codes.normalise(code)
     if not normal:
         raise ValidationFailed.field("code", _("Enter the voucher code."), code="required")

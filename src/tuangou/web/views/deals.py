@@ -117,10 +117,13 @@ def deal_new(request: HttpRequest) -> HttpResponse:
 
     merchants = Merchant.objects.filter(is_active=True)
     if not has_role(request.user, Role.OPERATOR):
-        merchants = merchants.filter(members__user=request.user, members__store__isnull=True).distinct()
+        user: Any = request.user
+        merchants = merchants.filter(members__user=user, members__store__isnull=True).distinct()
     form = DealCreateForm(request.POST or None)
-    form.fields["merchant_id"].choices = [(m.pk, m.name) for m in merchants]
-    form.fields["category_id"].choices = [("", "—"), *((c.pk, c.name) for c in Category.objects.all())]
+    merchant_field: Any = form.fields["merchant_id"]
+    category_field: Any = form.fields["category_id"]
+    merchant_field.choices = [(m.pk, m.name) for m in merchants]
+    category_field.choices = [("", "—"), *((c.pk, c.name) for c in Category.objects.all())]
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         tiers = data.pop("tiers")

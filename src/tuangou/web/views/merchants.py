@@ -152,6 +152,11 @@ class AgreementForm(ServiceForm):
     file = forms.FileField(label=gettext_lazy("Signed agreement file"), required=False)
 
 
+def _move_choices(routes: list[Any]) -> list[tuple[str, Any]]:
+    """Nothing chosen at first: a move (dropping a prospect, say) is never the default."""
+    return [("", "—"), *((r.action, r.title) for r in routes)]
+
+
 def _stages() -> list[tuple[str, Any]]:
     return [(name, title) for name, title in PIPELINE.state_choices]
 
@@ -206,7 +211,7 @@ def prospect(request: HttpRequest, prospect_id: int) -> HttpResponse:
                     return redirect("web:bd_prospect", prospect_id=p.pk)
             elif which == "move":
                 bound = move_form = MoveForm(request.POST, prefix="m")
-                move_form.fields["action"].choices = [(r.action, r.title) for r in routes]  # type: ignore[attr-defined]
+                move_form.fields["action"].choices = _move_choices(routes)  # type: ignore[attr-defined]
                 if move_form.is_valid():
                     services.prospect_move(actor=request.user, prospect_id=p.pk, **move_form.cleaned_data)
                     messages.success(request, _("Moved."))
@@ -222,14 +227,25 @@ def prospect(request: HttpRequest, prospect_id: int) -> HttpResponse:
         except AppError as exc:
             if bound is not None:
                 bound.add_app_error(exc)
-    move_form.fields["action"].choices = [(r.action, r.title) for r in routes]  # type: ignore[attr-defined]
+    move_form.fields["action"].choices = _move_choices(routes)  # type: ignore[attr-defined]
+    titles = {n.name: n.title for n in PIPELINE.iter_nodes()}
+    actions = {t.action: t.title for t in PIPELINE.transitions}
+    steps = [
+        {
+            "log": h,
+            "source": titles.get(h.from_state, h.from_state),
+            "target": titles.get(h.to_state, h.to_state),
+            "action": actions.get(h.action, h.action),
+        }
+        for h in history(p, process=PIPELINE.name)
+    ]
     return render(
         request,
         "web/merchants/prospect.html",
         {
             "p": p,
             "visits": p.visits.select_related("rep"),
-            "history": history(p, process=PIPELINE.name),
+            "history": steps,
             "routes": routes,
             "visit_form": visit_form,
             "move_form": move_form,

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tuangou.core.errors import AppError, Conflict, Forbidden, ValidationFailed
 from tuangou.core.workflow.engine import available_actions, history, transition
-from tuangou.core.workflow.models import TransitionLog
+from tuangou.core.workflow.models import ProcessPosition, TransitionLog
 
 from .ticket import WorkflowTestTicket
 
@@ -51,6 +51,8 @@ def test_a_declared_transition_moves_the_state_and_is_logged(people: dict[str, A
     assert row.entered_at == log.at
     assert row.waited == pytest.approx((row.at - log.at).total_seconds())
     assert log.entered_at is None and log.waited is None  # nothing is measured at the start
+    position = ProcessPosition.objects.get(process="wf_test_ticket", object_id=ticket.pk)
+    assert (position.state, position.since) == ("pay", row.at)
     transition(ticket, "pay", actor=people["finance"], documents=["receipt"])
     assert [(r.from_state, r.to_state) for r in history(ticket)] == [
         ("new", "review"),
@@ -163,9 +165,9 @@ def test_a_transition_costs_a_handful_of_queries(people: dict[str, Any]) -> None
     operator = people["operator"]
     with CaptureQueriesContext(connection) as ctx:
         transition(ticket, "approve", actor=operator)
-    # lock-and-read, the user's groups, the previous row's time, update, insert (+ savepoints)
+    # lock-and-read, the user's groups, the position's time, the state, the position, the log row
     statements = [q["sql"] for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
-    assert len(statements) <= 5, statements
+    assert len(statements) <= 6, statements
 
 
 def test_the_log_is_append_only(people: dict[str, Any]) -> None:

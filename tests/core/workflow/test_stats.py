@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 
-from tuangou.core.workflow.models import TransitionLog
+from tuangou.core.workflow.models import ProcessPosition, TransitionLog
 from tuangou.core.workflow.stats import slowest_first, step_stats
 
 from .ticket import TICKET, WorkflowTestTicket
@@ -18,16 +19,17 @@ T0 = datetime.fromisoformat("2026-03-02T09:00:00+08:00")
 MIN = timedelta(minutes=1)
 
 
-def walk(object_id: int, *steps: tuple[str, str, str, datetime], process: str = TICKET.name) -> list[TransitionLog]:
-    """One object's rows as the engine writes them: each knows when its step was entered."""
-    rows = []
+def walk(object_id: int, *steps: tuple[str, str, str, datetime], process: str = TICKET.name) -> list[Any]:
+    """One object's rows as the engine writes them, and where it is now."""
+    content_type = ContentType.objects.get_for_model(WorkflowTestTicket)
+    rows: list[Any] = []
     previous: datetime | None = None
     for source, target, action, at in steps:
         entered = None if source == TICKET.initial_state else previous
         rows.append(
             TransitionLog(
                 process=process,
-                content_type=ContentType.objects.get_for_model(WorkflowTestTicket),
+                content_type=content_type,
                 object_id=object_id,
                 from_state=source,
                 to_state=target,
@@ -38,11 +40,20 @@ def walk(object_id: int, *steps: tuple[str, str, str, datetime], process: str = 
             )
         )
         previous = at
+    last = steps[-1]
+    rows.append(
+        ProcessPosition(process=process, content_type=content_type, object_id=object_id, state=last[1], since=last[3])
+    )
     return rows
 
 
+def save(rows: list[Any]) -> None:
+    TransitionLog.objects.bulk_create([r for r in rows if isinstance(r, TransitionLog)])
+    ProcessPosition.objects.bulk_create([r for r in rows if isinstance(r, ProcessPosition)])
+
+
 def test_step_timings_match_the_hand_computed_values() -> None:
-    TransitionLog.objects.bulk_create(
+    save(
         [
             # ticket 1: reviewed in 10 min, paid after 60 min
             *walk(

@@ -34,7 +34,7 @@ from tuangou.core.errors import AuthenticationFailed, Conflict, Forbidden, Valid
 from tuangou.core.ownership import has_role
 
 from .declaration import OWNER, SYSTEM, Process, Route
-from .models import TransitionLog
+from .models import ProcessPosition, TransitionLog
 from .registry import get as get_process
 from .validate import MAX_NAME_LENGTH
 
@@ -238,16 +238,16 @@ def transition(
         docs = _documents(route, proc, documents)
         content_type = ContentType.objects.get_for_model(model)
         at = timezone.now()
-        # when the object entered the step it now leaves: its previous transition
+        key = {"process": proc.name, "content_type": content_type, "object_id": obj.pk}
+        # when the object entered the step it now leaves (nothing is measured at the start)
         entered_at = (
             None
             if current == proc.initial_state
-            else TransitionLog.objects.filter(process=proc.name, content_type=content_type, object_id=obj.pk)
-            .order_by("-at", "-id")
-            .values_list("at", flat=True)
-            .first()
+            else ProcessPosition.objects.filter(**key).values_list("since", flat=True).first()
         )
         model._default_manager.filter(pk=obj.pk).update(**{chosen.attname: route.target})
+        if not ProcessPosition.objects.filter(**key).update(state=route.target, since=at):
+            ProcessPosition.objects.create(**key, state=route.target, since=at)
         log = TransitionLog.objects.create(
             process=proc.name,
             content_type=content_type,

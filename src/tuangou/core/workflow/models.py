@@ -2,9 +2,9 @@
 
 Each row is one allowed transition of one object: which process, from which state to which,
 by which action, who did it and when, the note and the documents attached. Rows are only
-ever added. The step statistics (`stats.py`) are computed from this table alone: a row that
-moves an object *to* a step starts a visit, the object's next row (whose `from_state` is that
-step) ends it and records how long it lasted (`waited`).
+ever added. A row that moves an object *to* a step starts a visit; the object's next row
+(whose `from_state` is that step) ends it and records when it began and how long it lasted.
+`ProcessPosition` keeps, per object, the step it is at now and since when.
 """
 
 from __future__ import annotations
@@ -89,3 +89,31 @@ class TransitionLog(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise Conflict(_("The transition log is append-only."), code="transition_log_append_only")
+
+
+class ProcessPosition(models.Model):
+    """流程位置: where each object is in its process now, and since when (one row per object).
+
+    Written by the engine with every transition, under the object's row lock. It answers "how
+    many wait at each step now, and how many of them too long" by reading the objects that
+    wait, not the whole history.
+    """
+
+    process = models.CharField(_("process"), max_length=64)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("object type"), on_delete=models.PROTECT, related_name="+"
+    )
+    object_id = models.PositiveBigIntegerField(_("object id"))
+    state = models.CharField(_("step"), max_length=40)
+    since = models.DateTimeField(_("since"))
+
+    class Meta:
+        verbose_name = _("process position")
+        verbose_name_plural = _("process positions")
+        constraints = [
+            models.UniqueConstraint(fields=["process", "content_type", "object_id"], name="wf_position_one_per_object")
+        ]
+        indexes = [models.Index(fields=["process", "state", "since"], name="wf_position_step")]
+
+    def __str__(self) -> str:
+        return f"{self.process} #{self.object_id}: {self.state} since {self.since:%Y-%m-%d %H:%M}"

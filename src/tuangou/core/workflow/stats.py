@@ -2,20 +2,21 @@
 
 A row of the transition log that moves an object *to* a step starts a visit of that step;
 the object's next row (``from_state`` = that step) ends it, and the engine writes on it when
-the visit began (``entered_at``) and how long it lasted (``waited``). So, per step:
+the visit began (``entered_at``) and how long it lasted (``waited``). `ProcessPosition` holds,
+per object, the step it is at now and since when. Per step:
 
-- entered = rows *to* the step; left = rows *from* it; waiting now = entered − left;
-- overdue now = visits that entered before ``now − limit`` minus those of them that have left
-  (both counts over an index);
+- left = rows *from* the step; waiting now = positions at the step; entered = left + waiting;
+- overdue now = positions at the step since before ``now − time limit``;
+- late = visits that left after the time limit;
 - median and 90th percentile (nearest rank) of the time spent by visits that left: on
   PostgreSQL ``percentile_disc`` (an ordered-set aggregate: one in-memory sort per step), on
   SQLite ``ROW_NUMBER()`` and ``COUNT()`` windows — the same ranks, checked by the same test
-  on both;
-- late = visits that left after the step's time limit.
+  on both.
 
-One SQL statement; no Python loop over rows. (The first version used ``LEAD(at) OVER
-(PARTITION BY object ORDER BY at)`` at query time; over a million rows that needs two full
-sorts and took several seconds: see docs/adr/0005-workflow-engine.md.)
+One SQL statement; no Python loop over rows. It reads the log's step index once and the
+positions once. (The first version found each visit's end at query time with ``LEAD(at) OVER
+(PARTITION BY object ORDER BY at)``: over a million rows that is two full sorts and took
+several seconds: see docs/adr/0005-workflow-engine.md.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .declaration import Decision, Process, Start
-from .models import TransitionLog
+from .models import ProcessPosition, TransitionLog
 
 
 @dataclass(frozen=True)
@@ -74,43 +75,43 @@ def _steps(process: Process) -> list[str]:
 
 def step_sql(process: Process, now: datetime) -> tuple[str, list[Any]]:
     """The statement and its parameters (exposed for the benchmark and EXPLAIN)."""
-    table = connection.ops.quote_name(TransitionLog._meta.db_table)
+    log = connection.ops.quote_name(TransitionLog._meta.db_table)
+    positions = connection.ops.quote_name(ProcessPosition._meta.db_table)
     limits = [(name, process.time_limit(name)) for name in _steps(process)]
-    limits = [(name, limit) for name, limit in limits if limit is not None]
+    limited = [(name, limit) for name, limit in limits if limit is not None]
     seconds_params: list[Any] = []
     cutoff_params: list[Any] = []
-    for name, limit in limits:
-        assert limit is not None  # noqa: S101 - filtered above
+    for name, limit in limited:
         seconds_params += [name, limit.total_seconds()]
         cutoff_params += [name, connection.ops.adapt_datetimefield_value(now - limit)]
-    whens = " ".join("WHEN %s THEN %s" for _ in limits)
+    whens = " ".join("WHEN %s THEN %s" for _ in limited)
 
     def case(column: str) -> str:
-        return f"CASE {column} {whens} END" if limits else "NULL"
+        return f"CASE {column} {whens} END" if limited else "NULL"
 
     aggregates = f"""COUNT(*) AS n,
            SUM(CASE WHEN waited > {case("from_state")} THEN 1 ELSE 0 END) AS late,
-           SUM(CASE WHEN entered_at < {case("from_state")} THEN 1 ELSE 0 END) AS left_old,
            AVG(waited) AS mean"""
     if connection.vendor == "postgresql":
-        # an ordered-set aggregate: one sort per step, four times faster than the windows
+        # an ordered-set aggregate: one in-memory sort per step, four times faster than windows
         left_steps = f"""left_steps AS (
-    SELECT step, n, late, left_old, mean, pct[1] AS median, pct[2] AS p90
+    SELECT step, n, late, mean, pct[1] AS median, pct[2] AS p90
     FROM (
         SELECT from_state AS step, {aggregates},
                percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY waited) AS pct
-        FROM {table}
+        FROM {log}
         WHERE process = %s AND waited IS NOT NULL
         GROUP BY from_state
     ) AS grouped
 )"""  # noqa: S608
+        left_params = [*seconds_params, process.name]
     else:
         # nearest rank from ROW_NUMBER() and COUNT() windows (SQLite has no percentile)
         left_steps = f"""ranked AS (
-    SELECT from_state, waited, entered_at,
+    SELECT from_state, waited,
            ROW_NUMBER() OVER (PARTITION BY from_state ORDER BY waited) AS rn,
            COUNT(*) OVER (PARTITION BY from_state) AS total
-    FROM {table}
+    FROM {log}
     WHERE process = %s AND waited IS NOT NULL
 ),
 left_steps AS (
@@ -120,29 +121,30 @@ left_steps AS (
     FROM ranked
     GROUP BY from_state
 )"""  # noqa: S608
+        left_params = [process.name, *seconds_params]
     # only identifiers and fixed expressions are formatted in; every value is a parameter
     sql = f"""
-WITH entered_steps AS (
-    SELECT to_state AS step,
-           COUNT(*) AS entered,
-           SUM(CASE WHEN at < {case("to_state")} THEN 1 ELSE 0 END) AS entered_old
-    FROM {table}
+WITH {left_steps},
+here AS (
+    SELECT state AS step,
+           COUNT(*) AS waiting,
+           SUM(CASE WHEN since < {case("state")} THEN 1 ELSE 0 END) AS overdue
+    FROM {positions}
     WHERE process = %s
-    GROUP BY to_state
+    GROUP BY state
 ),
-{left_steps}
-SELECT e.step, e.entered, COALESCE(l.n, 0),
-       e.entered - COALESCE(l.n, 0),
-       e.entered_old - COALESCE(l.left_old, 0),
+steps AS (SELECT step FROM left_steps UNION SELECT step FROM here)
+SELECT s.step,
+       COALESCE(l.n, 0) + COALESCE(h.waiting, 0),
+       COALESCE(l.n, 0),
+       COALESCE(h.waiting, 0),
+       COALESCE(h.overdue, 0),
        COALESCE(l.late, 0), l.median, l.p90, l.mean
-FROM entered_steps e
-LEFT JOIN left_steps l ON l.step = e.step
+FROM steps s
+LEFT JOIN left_steps l ON l.step = s.step
+LEFT JOIN here h ON h.step = s.step
 """  # noqa: S608
-    if connection.vendor == "postgresql":
-        params = [*cutoff_params, process.name, *seconds_params, *cutoff_params, process.name]
-    else:
-        params = [*cutoff_params, process.name, process.name, *seconds_params, *cutoff_params]
-    return sql, params
+    return sql, [*left_params, *cutoff_params, process.name]
 
 
 def step_stats(process: Process, *, now: datetime | None = None) -> list[StepStats]:

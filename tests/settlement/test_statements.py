@@ -208,3 +208,20 @@ def test_statement_and_its_vouchers_move_through_the_engine(
     assert log[-1].documents == {"payout_slip": "BANK-9"}
     settle = history(v, process="voucher").last()
     assert settle is not None and (settle.action, settle.note) == ("settle", st.number)
+
+
+def test_demo_statement_confirmed_approved_paid_and_the_audit_stays_clean() -> None:
+    """Issue 6, done when: the demo merchant confirms the statement, the operator approves it,
+    finance pays it, and `tuangou audit` finds no break."""
+    from django.core.management import call_command
+
+    from tuangou.accounts.models import User
+
+    call_command("demo_load")
+    st = Statement.objects.get(merchant__slug="laojie-hotpot")
+    assert st.commission > 0 and st.payable == st.gross - st.commission
+    services.statement_confirm(actor=User.objects.get(mobile="13800000002"), statement_id=st.pk)
+    services.statement_approve(actor=User.objects.get(mobile="13800000000"), statement_id=st.pk)
+    st = services.statement_pay(actor=User.objects.get(mobile="13800000007"), statement_id=st.pk, reference="DEMO-1")
+    assert st.state == "paid"
+    call_command("audit")  # raises CommandError on any break

@@ -263,3 +263,29 @@ def test_state_changes_only_through_the_engine(tipped: Callable[..., Any]) -> No
     v = voucher_of(orders[0])
     with pytest.raises(Conflict):
         v.state = "used"
+
+
+def test_a_refunded_order_closes_its_unused_vouchers(tipped: Callable[..., Any], shop: Shop) -> None:
+    from tuangou.orders import services as orders
+    from tuangou.vouchers import selectors
+
+    _deal, paid = tipped([2])
+    first, _second = Voucher.objects.filter(order=paid[0]).order_by("seq")
+    assert selectors.order_refund_allowed(paid[0].pk)
+    orders.order_mark_refunded(order_id=paid[0].pk, note="member asked")  # as the payments domain does
+    # Before the order.refunded event arrives, the counter already refuses them.
+    with pytest.raises(Conflict) as info:
+        services.voucher_verify(actor=shop.clerk, code=first.code, store_id=shop.store.pk)
+    assert info.value.code == "voucher_refunded"
+    assert services.vouchers_close_for_refunded_order(order_id=paid[0].pk) == 2
+    assert services.vouchers_close_for_refunded_order(order_id=paid[0].pk) == 0
+    assert set(Voucher.objects.filter(order=paid[0]).values_list("state", flat=True)) == {"refunded"}
+    assert not Redemption.objects.exists()
+
+
+def test_refund_not_allowed_once_a_voucher_is_used(tipped: Callable[..., Any], shop: Shop) -> None:
+    from tuangou.vouchers import selectors
+
+    _deal, paid = tipped([2])
+    services.voucher_verify(actor=shop.clerk, code=voucher_of(paid[0]).code, store_id=shop.store.pk)
+    assert not selectors.order_refund_allowed(paid[0].pk)

@@ -30,3 +30,9 @@ def verifications_of_merchant(user: Any) -> QuerySet[Redemption]:
 def qr_svg(voucher: Voucher, *, scale: int = 5) -> str:
     """The code as an inline SVG QR code (the scanner at the counter reads the digits)."""
     return str(segno.make(voucher.code, error="m").svg_inline(scale=scale, dark="#111"))
+
+
+def order_refund_allowed(order_id: int) -> bool:
+    """For the payments domain's member refunds (隨時退): an order may be refunded in full only
+    while none of its vouchers has been used (or settled)."""
+    return not Voucher.objects.filter(order_id=order_id, state__in=("used", "settled")).exists()

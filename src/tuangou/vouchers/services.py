@@ -302,7 +302,7 @@ def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = Non
             "code", _("This code has a typo: check the digits and try again."), code="code_typo"
         )
     voucher = (
-        Voucher.objects.select_related("deal", "user", "used_store")
+        Voucher.objects.select_related("deal", "user", "used_store", "order")
         .filter(code=normal, merchant_id=store.merchant_id)
         .first()
     )
@@ -353,6 +353,10 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
 
 
 def _check_usable(voucher: Voucher, store: Store) -> None:
+    if voucher.state == "issued" and voucher.order.status == "refunded":
+        # The order's money went back (payments refunded it); its vouchers close when the
+        # order.refunded event arrives, but the counter must not wait for that.
+        raise Conflict(_("This voucher's order was refunded; it cannot be used."), code="voucher_refunded")
     if voucher.state in ("used", "settled"):
         when = timezone.localtime(voucher.used_at).strftime("%Y-%m-%d %H:%M") if voucher.used_at else ""
         raise Conflict(
@@ -441,6 +445,24 @@ def voucher_refund(*, actor: Any, voucher_id: int) -> Voucher:
         _refund(voucher, reason="member_request", actor=actor)
     voucher.refresh_from_db()
     return voucher
+
+
+def vouchers_close_for_refunded_order(*, order_id: int) -> int:
+    """An order refunded in full (by the payments domain): its unused vouchers move to
+    ``refunded`` (the platform does it; the money already went back), so none of them can be
+    used afterwards. Used vouchers stay as they are. Idempotent: a second call moves nothing."""
+    from tuangou.orders.models import Order
+
+    if not Order.objects.filter(pk=order_id, status="refunded").exists():
+        return 0
+    moved = 0
+    now = timezone.now()
+    for voucher in Voucher.objects.filter(order_id=order_id, state="issued").order_by("pk"):
+        with transaction.atomic():
+            if _move(voucher.pk, "refund", "issued", note=_("order refunded"), closed_at=now):
+                audit("voucher.refund", obj=voucher, order=order_id, reason="order_refunded")
+                moved += 1
+    return moved
 
 
 def vouchers_expire_due(*, today: dt.date | None = None, limit: int = 1000) -> dict[str, int]:

@@ -29,6 +29,12 @@ def issue_on_late_payment(*, order_id: int, deal_id: int, **_: Any) -> None:
     services.vouchers_issue_for_order(order_id=order_id, deal_id=deal_id)
 
 
+@events.subscribe("order.refunded")
+def close_on_refund(*, order_id: int, **_: Any) -> None:
+    # Published by orders when an order is refunded in full (requested in .requests-orders.md).
+    services.vouchers_close_for_refunded_order(order_id=order_id)
+
+
 @job("vouchers.expire", every=3600)
 def expire() -> None:
     services.vouchers_expire_due()

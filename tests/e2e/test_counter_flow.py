@@ -58,3 +58,18 @@ def test_clerk_verifies_a_member_voucher_once(page, live_server):
     page.wait_for_selector("#refusal")
     page.screenshot(path=str(SHOTS / "counter-second-attempt.png"), full_page=True)
     assert Voucher.objects.get(pk=voucher.pk).state == "used"
+
+
+def test_member_sees_the_vouchers_with_their_qr_codes(page, live_server):
+    demo_load()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_pw-mobile", "13800000001")
+    page.fill("#id_pw-password", DEMO_PASSWORD)
+    page.click("#password-login button[type=submit]")
+    page.goto(live_server.url + "/me/vouchers/")
+    usable = Voucher.objects.filter(user__mobile="13800000001", state="issued").order_by("pk")
+    for voucher in usable:
+        assert page.get_by_text(voucher.display_code).is_visible()
+    assert page.locator("svg").count() >= usable.count()
+    page.screenshot(path=str(SHOTS / "my-vouchers.png"), full_page=True)

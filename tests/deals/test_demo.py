@@ -17,3 +17,17 @@ def test_demo_deals_load_twice():
     short = deals.get(title__contains="差幾人成團")
     assert 0 < short.to_tip <= 3
     assert deals.count() == 4
+
+
+def test_demo_buyers_paid_through_the_gateway():
+    from django.apps import apps
+
+    from tuangou.orders.models import Order
+
+    call_command("demo_load")
+    paid = Order.objects.filter(status="paid")
+    assert paid.filter(deal__merchant__slug__in=["laojie-hotpot", "xihu-spa", "chen-photo"]).count() >= 7 + 7 + 3 + 1
+    if apps.is_installed("tuangou.payments"):
+        from tuangou.payments.models import Payment
+
+        assert Payment.objects.filter(order_id__in=paid.values("pk"), status="succeeded").count() == paid.count()

@@ -2,8 +2,9 @@
 in a few minutes, so the clock visibly tips or fails it), a team buy with an open team, and one
 with volume tiers. Re-runnable: a deal is created only if its title is not there yet.
 
-Paid orders here are marked paid directly (there is no payment yet when demo data loads);
-the payments domain may replace that with sandbox payments.
+Demo buyers pay through the sandbox gateway when the payments app is installed (so the ledger,
+refunds of the failing deal and vouchers of the tipped one all happen for real); without it,
+their orders are marked paid directly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.apps import apps
 from django.utils import timezone
 
 from tuangou.accounts.models import User
@@ -21,6 +23,7 @@ from tuangou.deals import services
 from tuangou.deals.models import Category, Deal
 from tuangou.merchants.models import Agreement, Merchant, MerchantMember, Store
 from tuangou.orders import services as order_services
+from tuangou.orders.models import Order
 
 DEMO_BUYER_PASSWORD = "tuangou-demo"  # noqa: S105 - documented demo password, demo data only
 
@@ -60,10 +63,22 @@ def _deal(actor: User, operator: User, merchant: Merchant, **values: Any) -> Dea
     return services.deal_approve(actor=operator, deal_id=deal.pk)
 
 
+def _pay_order(order: Order) -> None:
+    if not apps.is_installed("tuangou.payments"):
+        order_services.order_mark_paid(order_id=order.pk)
+        return
+    from tuangou.payments import services as payments
+    from tuangou.payments.models import SandboxTrade
+    from tuangou.payments.providers import sandbox
+
+    payment, _start = payments.payment_start(buyer=order.user, provider="sandbox", order_id=order.pk)
+    trade = sandbox.sandbox_trade_finish(out_trade_no=payment.out_trade_no, outcome="pay")
+    sandbox.sandbox_deliver(trade_id=SandboxTrade.objects.get(pk=trade.pk).pk)
+
+
 def _pay(deal: Deal, people: list[User], quantity: int = 1) -> None:
     for person in people:
-        order = order_services.deal_join(actor=person, deal_id=deal.pk, quantity=quantity)
-        order_services.order_mark_paid(order_id=order.pk)
+        _pay_order(order_services.deal_join(actor=person, deal_id=deal.pk, quantity=quantity))
 
 
 def load(*, users: dict[str, User], cities: dict[str, City]) -> None:
@@ -164,5 +179,4 @@ def load(*, users: dict[str, User], cities: dict[str, City]) -> None:
         leader_price="369.00",
     )
     if team:
-        leader_order = order_services.team_open(actor=people[8], deal_id=team.pk)
-        order_services.order_mark_paid(order_id=leader_order.pk)
+        _pay_order(order_services.team_open(actor=people[8], deal_id=team.pk))

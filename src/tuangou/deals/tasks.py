@@ -9,8 +9,3 @@ TICK_SECONDS = 30
 @job("deals.tick", every=TICK_SECONDS)
 def tick() -> None:
     services.deals_tick()
-
-
-@job("deals.advance")
-def advance(*, deal_id: int) -> None:
-    services.deal_advance(deal_id=deal_id)

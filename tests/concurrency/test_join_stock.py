@@ -10,6 +10,7 @@ time; all 200 still race.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -52,10 +53,12 @@ def _race(deal: Deal, users: list[User], quantity: int = 1) -> Counter[str]:
             outcomes[result] += 1
 
     threads = [threading.Thread(target=buy, args=(u,)) for u in users]
+    started = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    print(f"\n{len(users)} joins raced in {time.perf_counter() - started:.2f}s: {dict(outcomes)}")
     return outcomes
 
 

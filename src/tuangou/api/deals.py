@@ -291,6 +291,10 @@ def deal_list(request: HttpRequest, filters: Query[DealFilter]) -> list[DealOut]
         qs = selectors.deal_list_for(request.user, status=filters.status)
         if filters.city:
             qs = qs.filter(city__slug=filters.city)
+        if filters.category:
+            qs = qs.filter(category__slug=filters.category)
+        if filters.q:
+            qs = qs.filter(title__icontains=filters.q)
     else:
         qs = selectors.deal_list_public(
             city=filters.city, category=filters.category, q=filters.q, status=filters.status

@@ -358,6 +358,10 @@ def deal_update(*, actor: Any, deal_id: int, tiers: Sequence[tuple[int, Any]] | 
     for key in changes:
         setattr(deal, key, values[key])
     deal.save()
+    if "stock" in changes:
+        from tuangou.orders import gate
+
+        transaction.on_commit(lambda: gate.reset(deal.pk))  # rebuilt from the database on next use
     if clean_tiers is not None:
         deal.tiers.all().delete()
         DealTier.objects.bulk_create([DealTier(deal=deal, threshold=t, price=p) for t, p in clean_tiers])

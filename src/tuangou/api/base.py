@@ -99,19 +99,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
-    from tuangou.api import accounts
-    from tuangou.api import payments as payments_api
+    """Every domain's router, mounted at /api/v1/. Add one import and one line per domain."""
+    from tuangou.api import accounts, deals, merchants, orders, payments, processes, salesdesk, settlement, vouchers
 
-    api.add_router("/", accounts.router)
-    from tuangou.api import deals, orders
-
-    api.add_router("/", deals.router)
-    api.add_router("/", orders.router)
-    api.add_router("/", __import__("tuangou.api.salesdesk", fromlist=["router"]).router)
-    api.add_router("/", payments_api.router)
-    api.add_router("/", __import__("tuangou.api.vouchers", fromlist=["router"]).router)
-    api.add_router("/", __import__("tuangou.api.settlement", fromlist=["router"]).router)
-    api.add_router("/", __import__("tuangou.api.merchants", fromlist=["router"]).router)
+    for module in (accounts, deals, orders, payments, vouchers, settlement, merchants, salesdesk, processes):
+        api.add_router("/", module.router)
 
 
 _register_routers()

@@ -30,10 +30,13 @@ NAV: list[NavItem] = [
     NavItem(_("Refunds"), "web:finance_refunds", frozenset({Role.FINANCE})),
     NavItem(_("Ledger and audit"), "web:finance_ledger", frozenset({Role.FINANCE})),
     NavItem(_("Counter (verify vouchers)"), "web:portal_counter", frozenset({Role.MERCHANT, Role.CLERK})),
-    NavItem(_("Settlement statements"), "web:portal_statements", frozenset({Role.MERCHANT, Role.OPERATOR, Role.FINANCE})),  # noqa: E501
+    NavItem(
+        _("Settlement statements"), "web:portal_statements", frozenset({Role.MERCHANT, Role.OPERATOR, Role.FINANCE})
+    ),
     NavItem(_("Reconciliation"), "web:portal_reconciliation", frozenset({Role.MERCHANT})),
     NavItem(_("Mini-site"), "web:portal_site", frozenset({Role.MERCHANT})),
     NavItem(_("BD pipeline"), "web:bd_pipeline", frozenset({Role.BD_REP, Role.OPERATOR})),
+    NavItem(_("Business processes"), "web:processes", frozenset(BACK_OFFICE_ROLES)),
 ]
 
 

@@ -1,7 +1,6 @@
 from django.urls import path
 
-from tuangou.web.views import accounts, backoffice, storefront
-from tuangou.web.views import payments as payment_views
+from tuangou.web.views import accounts, backoffice, deals, merchants, payments, portal, processes, salesdesk, storefront
 
 app_name = "web"
 
@@ -14,8 +13,6 @@ urlpatterns = [
     path("backoffice/", backoffice.dashboard, name="backoffice"),
     path("backoffice/outbox/", backoffice.outbox, name="outbox"),
 ]
-urlpatterns += payment_views.urlpatterns
-urlpatterns += __import__("tuangou.web.views.salesdesk", fromlist=["urlpatterns"]).urlpatterns
-urlpatterns += __import__("tuangou.web.views.deals", fromlist=["urlpatterns"]).urlpatterns
-urlpatterns += __import__("tuangou.web.views.portal", fromlist=["urlpatterns"]).urlpatterns
-urlpatterns += __import__("tuangou.web.views.merchants", fromlist=["urlpatterns"]).urlpatterns
+# Each domain's pages declare their own urlpatterns next to their views.
+for module in (payments, salesdesk, deals, portal, merchants, processes):
+    urlpatterns += module.urlpatterns

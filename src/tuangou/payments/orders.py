@@ -22,6 +22,7 @@ class PayableOrder:
     buyer_id: int
     subject: str
     awaiting_payment: bool = True
+    number: str = ""
 
 
 class OrderBackend(Protocol):
@@ -34,6 +35,12 @@ class OrderBackend(Protocol):
     def mark_refunded(self, order_id: int, *, note: str = "") -> None:
         """The order's money went back in full."""
         ...
+
+
+# Why a member may not have their money back (the deal's refund policy), for `refund_refusal`.
+REFUND_NOT_ALLOWED = "refund_not_allowed"  # the deal does not offer 隨時退
+VOUCHER_USED = "voucher_used"  # a voucher of the order was used (or settled)
+REFUND_BY_VOUCHER = "refund_by_voucher"  # a part of an order with vouchers: give back single vouchers
 
 
 class _OrdersApp:
@@ -53,7 +60,30 @@ class _OrdersApp:
             buyer_id=order.user_id,
             subject=order.deal.title,
             awaiting_payment=order.status == "pending" and order.expires_at > timezone.now(),
+            number=order.number,
         )
+
+    def refund_refusal(self, order_id: int, *, partial: bool) -> str | None:
+        """The deal's refund policy for a member's own request; None when it allows it.
+
+        隨時退 only where the deal offers it; nothing once a voucher is used; a part of an order
+        that has vouchers is given back voucher by voucher (so the refunded ones cannot be used).
+        過期退 is not asked here: vouchers refunds expired vouchers by itself.
+        """
+        from tuangou.orders.models import Order
+        from tuangou.vouchers.models import Voucher
+        from tuangou.vouchers.selectors import order_refund_allowed
+
+        order = Order.objects.select_related("deal").filter(pk=order_id).only("deal__refund_anytime").first()
+        if order is None:
+            return None
+        if not order.deal.refund_anytime:
+            return REFUND_NOT_ALLOWED
+        if not order_refund_allowed(order_id):
+            return VOUCHER_USED
+        if partial and Voucher.objects.filter(order_id=order_id).exists():
+            return REFUND_BY_VOUCHER
+        return None
 
     def mark_paid(self, order_id: int, *, payment_id: int, amount: Decimal) -> bool:
         from tuangou.core.errors import AppError

@@ -22,11 +22,21 @@ from django.utils.translation import gettext_lazy as _
 
 from tuangou.core import jobs
 from tuangou.core.audit import audit
-from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from tuangou.core.money import ZERO, money
+from tuangou.core.errors import Conflict, NotFound, ValidationFailed
+from tuangou.core.money import ZERO, format_yuan, money
 from tuangou.core.workflow.engine import transition
 from tuangou.ledger import selectors as ledger_selectors
-from tuangou.ledger.services import ESCROW, REFUNDS_IN_FLIGHT, clearing, ledger_post, member
+from tuangou.ledger.models import LedgerTransaction
+from tuangou.ledger.services import (
+    COMMISSION,
+    ESCROW,
+    PAID_OUT,
+    REFUNDS_IN_FLIGHT,
+    clearing,
+    ledger_post,
+    member,
+    merchant,
+)
 from tuangou.payments import orders
 from tuangou.payments.models import InvoiceRequest, Notification, Payment, Refund
 from tuangou.payments.providers import get_gateway
@@ -260,7 +270,49 @@ def _apply_locked(payment: Payment, event: TradeEvent) -> str:
             key=f"late_payment:{payment.pk}",
         )
         return Notification.Outcome.REFUNDED
+    _sms_payment_received(payment)
     return Notification.Outcome.APPLIED
+
+
+def _sms_payment_received(payment: Payment) -> None:
+    """收款簡訊: tell the buyer the money arrived (sent after commit, through the outbox)."""
+    from tuangou.messaging.services import message_send
+
+    buyer = payment.buyer
+    order = orders.backend().get(payment.order_id) if payment.order_id is not None else None
+    message_send(
+        to=buyer.mobile,
+        template="payment_received",
+        params={
+            "amount": format_yuan(payment.amount),
+            "order": (order.number if order is not None else "") or str(payment.order_id),
+            "deal": payment.subject,
+        },
+        language=buyer.language or None,
+    )
+
+
+def _sms_refund_done(refund: Refund) -> None:
+    """退款簡訊: tell the buyer where the money went (the original payment method or the balance)."""
+    from django.utils import translation
+
+    from tuangou.messaging.services import message_send
+
+    buyer = refund.payment.buyer
+    order = orders.backend().get(refund.order_id) if refund.order_id is not None else None
+    language = buyer.language or None
+    with translation.override(language or translation.get_language()):
+        destination = str(refund.get_destination_display())
+    message_send(
+        to=buyer.mobile,
+        template="refund_done",
+        params={
+            "amount": format_yuan(refund.amount),
+            "order": (order.number if order is not None else "") or str(refund.order_id),
+            "destination": destination,
+        },
+        language=language,
+    )
 
 
 def payment_reconcile(*, payment_id: int) -> Payment:
@@ -436,6 +488,7 @@ def refund_record(*, refund_id: int, result: RefundResult) -> Refund:
             audit("refund.succeeded", obj=refund, amount=refund.amount)
             if refund.order_id is not None and payment.purpose == Payment.Purpose.ORDER:
                 _order_refunded_if_whole(refund.order_id, note=refund.reason)
+                _sms_refund_done(refund)
         elif result.status == "failed" or refund.attempts >= REFUND_MAX_ATTEMPTS:
             transition(refund, "give_up", actor=None)
             refund.lease_until = None
@@ -529,18 +582,31 @@ def order_refund(
 def member_refund_request(
     *, order_id: int, actor: Any, amount: Decimal | None = None, to_balance: bool = False
 ) -> list[Refund]:
-    """隨時退: a member asks for their money back before use, where the deal allows it."""
+    """隨時退: a member asks for their money back before use, where the deal allows it.
+
+    The deal's policy decides (`orders.refund_refusal`): no refund where the deal does not offer
+    隨時退, none once a voucher of the order is used, and a part of an order with vouchers is
+    given back voucher by voucher (so the refunded vouchers cannot be used). 過期退 needs no
+    request: expired vouchers are refunded by the vouchers domain.
+    """
     payment = Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED).first()
     if payment is None:
         raise NotFound()
     if payment.buyer_id != getattr(actor, "pk", None):
         raise NotFound()
-    may = getattr(orders.backend(), "may_refund", None)
-    if may is not None and not may(order_id):
-        raise Forbidden(_("This deal does not allow refunds now."), code="refund_not_allowed")
+    backend = orders.backend()
+    refusal_of = getattr(backend, "refund_refusal", None)
+    refusal = refusal_of(order_id, partial=amount is not None) if refusal_of is not None else None
+    if refusal is None:  # a backend that only answers yes or no
+        may = getattr(backend, "may_refund", None)
+        refusal = orders.REFUND_NOT_ALLOWED if may is not None and not may(order_id) else None
+    if refusal is not None:
+        raise Conflict(REFUSALS[refusal], code=refusal)
     left = sum(
         (refundable(p) for p in Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED)), ZERO
     )
+    if left <= ZERO:
+        raise Conflict(_("This order has been refunded already."), code="refund_nothing_left")
     if amount is not None and (money(amount) <= ZERO or money(amount) > left):
         raise ValidationFailed.field("amount", _("The amount is more than can be refunded."), code="refund_too_much")
     count = Refund.objects.filter(order_id=order_id, reason=Refund.Reason.MEMBER_REQUEST).count()
@@ -552,6 +618,13 @@ def member_refund_request(
         to_balance=to_balance,
         actor=actor,
     )
+
+
+REFUSALS: dict[str, Any] = {
+    orders.REFUND_NOT_ALLOWED: _("This deal does not allow refunds before use."),
+    orders.VOUCHER_USED: _("A voucher of this order has been used; a used voucher cannot be refunded."),
+    orders.REFUND_BY_VOUCHER: _("To get part of this order back, give back single unused vouchers under My vouchers."),
+}
 
 
 # --- deal events -------------------------------------------------------------------------------
@@ -576,26 +649,67 @@ def tier_difference_refund(*, order_id: int, amount: Decimal) -> list[Refund]:
     )
 
 
-def escrow_release(*, order_id: int, merchant_id: int, amount: Decimal, commission: Decimal) -> None:
+def escrow_release(
+    *, order_id: int, merchant_id: int, amount: Decimal, commission: Decimal, key: str | None = None
+) -> LedgerTransaction:
     """託管放款: money leaves escrow for the merchant's payable less the platform's commission.
 
-    Never directly to a merchant; idempotent per order. Called when the voucher is used (or by
-    the agreement's settlement rule).
+    Never directly to a merchant, never more than the order still has in escrow. Idempotent by
+    `key` (default ``release:order:<id>``, one release per order); an order released in parts
+    (per voucher, per statement) gives each part its own key, and each is posted once. The
+    order's payments are locked, as a refund request locks them, so a release and a refund
+    cannot both take the same money.
     """
-    from tuangou.ledger.services import COMMISSION
-    from tuangou.ledger.services import merchant as merchant_account
-
     amount, commission = money(amount), money(commission)
+    key = key or f"release:order:{order_id}"
+    if amount <= ZERO:
+        raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
+    if commission < ZERO:
+        raise ValidationFailed.field("commission", _("The commission cannot be negative."), code="bad_commission")
     with transaction.atomic():
+        list(Payment.objects.select_for_update().filter(order_id=order_id).order_by("pk").values_list("pk"))
+        existing = LedgerTransaction.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
         held = -ledger_selectors.balance(ESCROW, order_id=order_id)
         if held < amount:
             raise Conflict(_("This money has already left escrow."), code="escrow_released")
-        ledger_post(
-            key=f"release:order:{order_id}",
+        txn = ledger_post(
+            key=key,
             kind="release",
             order_id=order_id,
-            legs=[(ESCROW, amount), (merchant_account(merchant_id), -(amount - commission)), (COMMISSION, -commission)],
+            legs=[(ESCROW, amount), (merchant(merchant_id), -(amount - commission)), (COMMISSION, -commission)],
         )
+        audit("escrow.release", obj=txn, order_id=order_id, merchant_id=merchant_id, amount=amount, key=key)
+    return txn
+
+
+def merchant_payout(
+    *, merchant_id: int, amount: Decimal, key: str, memo: str = "", actor: Any = None
+) -> LedgerTransaction:
+    """商家結算付款: finance has paid the merchant (a bank transfer); the payable becomes paid out.
+
+    Idempotent by `key` (e.g. ``payout:statement:<id>``). Never more than the platform owes the
+    merchant: the merchant's payable account is a credit balance that a payout only reduces.
+    """
+    amount = money(amount)
+    if amount <= ZERO:
+        raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
+    account = merchant(merchant_id)
+    with transaction.atomic():
+        existing = LedgerTransaction.objects.filter(key=key).first()
+        if existing is not None:
+            return existing
+        owed = -ledger_selectors.balance(account)
+        if owed < amount:
+            raise Conflict(
+                _("The platform owes this merchant %(owed)s, less than %(amount)s.")
+                % {"owed": format_yuan(owed), "amount": format_yuan(amount)},
+                code="payout_exceeds_payable",
+            )
+        txn = ledger_post(key=key, kind="payout", memo=memo, legs=[(account, amount), (PAID_OUT, -amount)])
+        audit("merchant.payout", actor=actor, obj=txn, merchant_id=merchant_id, amount=amount, key=key)
+    return txn
 
 
 # --- invoices ------------------------------------------------------------------------------------

@@ -302,6 +302,12 @@ def _ledger() -> Any:
     return ledger
 
 
+def _payments() -> Any:
+    from tuangou.payments import services as payments
+
+    return payments
+
+
 def statement_approve(*, actor: Any, statement_id: int) -> Statement:
     """The operator approves: the statement's money leaves escrow for the merchant's payable,
     less the platform's commission — one balanced ledger transaction per order, idempotent."""
@@ -340,7 +346,6 @@ def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement
     if not reference.strip():
         raise ValidationFailed.field("reference", _("Enter the bank transfer reference."), code="required")
     statement = _get(statement_id)
-    ledger = _ledger()
     with transaction.atomic():
         statement = _transition(
             statement,
@@ -352,14 +357,12 @@ def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement
             payout_reference=reference.strip()[:80],
         )
         if statement.payable > ZERO:
-            ledger.ledger_post(
+            _payments().merchant_payout(
+                merchant_id=statement.merchant_id,
+                amount=statement.payable,
                 key=f"payout:statement:{statement.pk}",
-                kind="payout",
                 memo=statement.number,
-                legs=[
-                    (ledger.merchant(statement.merchant_id), statement.payable),
-                    (ledger.PAID_OUT, -statement.payable),
-                ],
+                actor=actor,
             )
     return statement
 

@@ -20,12 +20,14 @@ changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.db.models import signals
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -278,3 +280,228 @@ def history(obj: models.Model, *, process: str | None = None) -> models.QuerySet
 def _state_title(process: Process, state: str) -> str:
     node = process.nodes.get(state)
     return str(node.title) if node is not None else state
+
+
+# --------------------------------------------------------------------------------------------
+# Many objects at once
+
+BULK_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What `transition_many` did: the keys it moved and the keys asked for that it left alone
+    (not at the action's source, or not in the queryset), each in key order."""
+
+    moved: list[int]
+    skipped: list[int]
+
+
+def _lane_allows(route: Route, actor: Any) -> bool:
+    """`actor` may take `route` by a role of its lane (``None``: the platform): no object needed."""
+    if actor is None:
+        return SYSTEM in route.by
+    if not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", False):
+        return False
+    roles = [r for r in route.by if r not in (OWNER, SYSTEM)]
+    return bool(roles) and has_role(actor, *roles)
+
+
+def transition_many(
+    objects: type[models.Model] | models.QuerySet[Any],
+    action: str,
+    *,
+    ids: Iterable[int] | None = None,
+    actor: Any = None,
+    note: str = "",
+    documents: Documents | None = None,
+    source: str | None = None,
+    field: str | None = None,
+    process: Process | None = None,
+    batch_size: int = BULK_BATCH,
+) -> Moved:
+    """Perform `action` on many objects, as `transition` would on each; return what moved.
+
+    `objects` is a model or a queryset of it; `ids` the primary keys to move (``None``: every
+    row of the queryset at the source). Rows whose state is the action's source (any of its
+    sources; `source=` picks one) move; the others are left alone and reported in
+    ``Moved.skipped``. A row never moves twice, however many callers race for it.
+
+    The declaration, the actor's lane, the note and the documents are judged once, before
+    anything is written; a refusal raises what `transition` raises and changes nothing. Where
+    the owner may act and the actor has none of the lane's roles, every row's ownership is
+    checked and one stranger's row refuses the whole call. Then, per batch of `batch_size`
+    keys in key order: one ``SELECT … ORDER BY pk FOR UPDATE`` (locks taken in key order, so
+    two callers never deadlock), one guarded ``UPDATE … WHERE pk IN … AND state = <source>
+    RETURNING pk`` per source, one ``INSERT … SELECT`` of the log rows (when each object
+    entered the step it leaves and how long it stayed, computed in SQL from its
+    `ProcessPosition`, as `transition` computes them) and one upsert of the positions. The log
+    rows are `transition`'s, field for field, except that one call's rows share one time; the
+    step statistics cannot tell the paths apart. All in one transaction (the caller's, if any).
+    """
+    model: type[models.Model] = objects if isinstance(objects, type) else objects.model
+    queryset = model._default_manager.all() if isinstance(objects, type) else objects
+    chosen, proc = _field_and_process(model, field, process)  # type: ignore[arg-type]
+    state = chosen.attname
+    routes = {r.source: r for r in proc.routes if r.action == action and source in (None, r.source)}
+    if not routes:
+        raise Conflict(
+            _("“%(action)s” is not possible at “%(state)s”.")
+            % {"action": action, "state": _state_title(proc, source or "")},
+            code="transition_not_allowed",
+        )
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        raise AuthenticationFailed()
+    owners_decide: set[str] = set()  # sources where each row's ownership decides
+    for route in routes.values():
+        if _lane_allows(route, actor):
+            continue
+        if OWNER in route.by and proc.owner is not None and actor is not None and actor.is_active:
+            owners_decide.add(route.source)
+            continue
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    note = (note or "").strip()
+    if not note and any(r.note_required for r in routes.values()):
+        raise ValidationFailed.field(
+            "note", _("This is an exception to the rule: say why."), code="transition_note_required"
+        )
+    docs: dict[str, Any] = {}
+    for route in routes.values():
+        docs = _documents(route, proc, documents)
+    content_type = ContentType.objects.get_for_model(model)
+    sources = tuple(routes)
+    lock_of: tuple[str, ...] = ("self",) if connection.features.has_select_for_update_of else ()
+    moved: list[int] = []
+    skipped: list[int] = []
+    with transaction.atomic():
+        writer = _BulkWriter(proc, content_type.pk, action, actor, timezone.now(), note, docs)
+        for batch in _batches(queryset, ids, state, sources, max(1, batch_size)):
+            locked = dict(
+                queryset.filter(pk__in=batch, **{f"{state}__in": sources})
+                .order_by("pk")
+                .select_for_update(of=lock_of)
+                .values_list("pk", state)
+            )
+            for current in owners_decide:
+                _check_owners(model, proc, routes[current], actor, [pk for pk, s in locked.items() if s == current])
+            by_source: dict[str, list[int]] = {}
+            for pk, current in locked.items():
+                by_source.setdefault(current, []).append(pk)
+            done: set[int] = set()
+            for current, pks in by_source.items():
+                done.update(writer.move(model, str(chosen.column), routes[current], pks))
+            moved += sorted(done)
+            if ids is not None:
+                skipped += [pk for pk in batch if pk not in done]
+    return Moved(moved=moved, skipped=skipped)
+
+
+def _batches(
+    queryset: models.QuerySet[Any], ids: Iterable[int] | None, state: str, sources: tuple[str, ...], size: int
+) -> Iterator[list[int]]:
+    """The candidate keys in key order, `size` at a time (a queryset is walked by key, not offset)."""
+    if ids is not None:
+        wanted = sorted(set(ids))
+        for i in range(0, len(wanted), size):
+            yield wanted[i : i + size]
+        return
+    after = None
+    while True:
+        page = queryset.filter(**{f"{state}__in": sources})
+        if after is not None:
+            page = page.filter(pk__gt=after)
+        chunk = list(dict.fromkeys(page.order_by("pk").values_list("pk", flat=True)[:size]))
+        if not chunk:
+            return
+        after = chunk[-1]
+        yield chunk
+
+
+def _check_owners(model: type[models.Model], proc: Process, route: Route, actor: Any, pks: list[int]) -> None:
+    if proc.owner is None:  # pragma: no cover - owners_decide holds only sources with an owner check
+        return
+    for obj in model._default_manager.filter(pk__in=pks).iterator():
+        if not proc.owner(obj, actor):
+            raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+
+
+class _BulkWriter:
+    """The three statements that move one batch at one source: state, log rows, positions."""
+
+    def __init__(self, proc: Process, content_type_id: int, action: str, actor: Any, at: Any, note: str, docs: Any):
+        self.proc = proc
+        self.content_type_id = content_type_id
+        self.action = action
+        self.actor_id = None if actor is None else actor.pk
+        self.at = TransitionLog._meta.get_field("at").get_db_prep_save(at, connection)
+        self.note = note
+        self.documents = TransitionLog._meta.get_field("documents").get_db_prep_save(docs, connection)
+        self.pg = connection.vendor == "postgresql"
+
+    def _keys(self, pks: list[int]) -> tuple[str, Any]:
+        """A table expression `m(id)` of the keys, from one parameter."""
+        if self.pg:
+            return "unnest(%s::bigint[]) AS m(id)", list(pks)
+        return "(SELECT value AS id FROM json_each(%s)) AS m", json.dumps(pks)
+
+    def move(self, model: type[models.Model], column: str, route: Route, pks: list[int]) -> list[int]:
+        q = connection.ops.quote_name
+        table, pk_column, column = q(model._meta.db_table), q(str(model._meta.pk.column)), q(column)  # type: ignore[union-attr]
+        log, positions = q(TransitionLog._meta.db_table), q(ProcessPosition._meta.db_table)
+        keys, keys_param = self._keys(pks)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET {column} = %s WHERE {pk_column} IN (SELECT id FROM {keys}) "  # noqa: S608
+                f"AND {column} = %s RETURNING {pk_column}",
+                [route.target, keys_param, route.source],
+            )
+            moved = sorted(row[0] for row in cursor.fetchall())
+            if not moved:
+                return []
+            keys, keys_param = self._keys(moved)
+            # when each object entered the step it leaves (nothing is measured at the start)
+            if route.source == self.proc.initial_state:
+                join, entered, waited = "", "NULL", "NULL"
+                join_params: list[Any] = []
+            else:
+                join = f" LEFT JOIN {positions} p ON p.process = %s AND p.content_type_id = %s AND p.object_id = m.id"
+                join_params = [self.proc.name, self.content_type_id]
+                entered = "p.since"
+                if self.pg:
+                    seconds = "EXTRACT(EPOCH FROM (%s::timestamptz - p.since))::double precision"
+                else:
+                    seconds = "django_timestamp_diff(%s, p.since) / 1000000.0"
+                waited = f"(CASE WHEN p.since IS NULL THEN NULL WHEN {seconds} < 0 THEN 0.0 ELSE {seconds} END)"
+
+            def cast(sql: str, pg_type: str) -> str:
+                return f"{sql}::{pg_type}" if self.pg else sql
+
+            cursor.execute(
+                f"INSERT INTO {log} (process, content_type_id, object_id, from_state, to_state, action, "  # noqa: S608
+                "actor_id, at, entered_at, waited, note, documents) "
+                f"SELECT %s, %s, m.id, %s, %s, %s, {cast('%s', 'bigint')}, {cast('%s', 'timestamptz')}, "
+                f"{cast(entered, 'timestamptz')}, {cast(waited, 'double precision')}, %s, %s "
+                f"FROM {keys}{join} ORDER BY m.id",
+                [
+                    self.proc.name,
+                    self.content_type_id,
+                    route.source,
+                    route.target,
+                    self.action,
+                    self.actor_id,
+                    self.at,
+                    *([self.at, self.at] if join else []),
+                    self.note,
+                    self.documents,
+                    keys_param,
+                    *join_params,
+                ],
+            )
+            cursor.execute(
+                f"INSERT INTO {positions} (process, content_type_id, object_id, state, since) "  # noqa: S608
+                f"SELECT %s, %s, m.id, %s, {cast('%s', 'timestamptz')} FROM {keys} WHERE true "
+                "ON CONFLICT (process, content_type_id, object_id) "
+                "DO UPDATE SET state = excluded.state, since = excluded.since",
+                [self.proc.name, self.content_type_id, route.target, self.at, keys_param],
+            )
+        return moved

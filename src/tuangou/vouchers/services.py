@@ -27,7 +27,7 @@ from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.time import local_date
-from tuangou.core.workflow.engine import transition
+from tuangou.core.workflow.engine import transition, transition_many
 from tuangou.merchants.models import MerchantMember, Store
 from tuangou.messaging.services import message_send
 from tuangou.vouchers import codes
@@ -148,14 +148,18 @@ def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | 
     paid = _paid_orders(deal_id, team_id)
     if order_id is not None:
         paid = paid.filter(pk=order_id)
+    after = 0
     while True:
-        orders = list(
-            paid.annotate(issued=Count("vouchers"))
-            .filter(issued__lt=(F("quantity") if per == "unit" else 1))
-            .order_by("pk")[:ISSUE_BATCH]
-        )
-        if not orders:
+        # walk the paid orders by key, a page at a time (linear in the orders), and keep those
+        # still missing vouchers
+        page = list(paid.filter(pk__gt=after).order_by("pk")[:ISSUE_BATCH])
+        if not page:
             break
+        after = page[-1].pk
+        issued = dict(Voucher.objects.filter(order__in=page).values_list("order_id").annotate(n=Count("pk")).order_by())
+        orders = [o for o in page if issued.get(o.pk, 0) < (o.quantity if per == "unit" else 1)]
+        if not orders:
+            continue
         rows: list[Voucher] = []
         for order in orders:
             valid_from, valid_until = _validity(deal, order.paid_at)
@@ -182,10 +186,9 @@ def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | 
         with transaction.atomic():
             # A duplicate (order, number) from a concurrent runner is skipped, not an error.
             Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
-            # New rows start at the process's start; the platform issues each through the engine.
-            fresh = Voucher.objects.filter(order__in=orders, state=VOUCHER.initial_state).order_by("pk")
-            for pk in fresh.values_list("pk", flat=True):
-                _move(pk, "issue", VOUCHER.initial_state)
+            # New rows start at the process's start; the platform issues the whole batch through
+            # the engine at once (rows another runner issued meanwhile are skipped).
+            transition_many(Voucher.objects.filter(order__in=orders), "issue", batch_size=max(len(rows), 1))
             audit("voucher.issue", obj=deal, orders=len(orders), vouchers=len(rows))
         created += len(rows)
     vouchers_notify_new(deal_id=deal_id)
@@ -498,8 +501,4 @@ def vouchers_settle(*, voucher_ids: Iterable[int], statement_number: str) -> lis
     undone); the platform does it as part of drafting the statement, inside its transaction.
     Returns the ids that were still ``used`` and moved (in primary-key order, so two drafts never
     deadlock)."""
-    moved = []
-    for pk in sorted(voucher_ids):
-        if _move(pk, "settle", "used", note=statement_number):
-            moved.append(pk)
-    return moved
+    return transition_many(Voucher, "settle", ids=voucher_ids, source="used", note=statement_number).moved

@@ -81,6 +81,21 @@ def take(deal_id: int, quantity: int) -> str:
         return ASK_DATABASE
 
 
+def sold_out(deal_id: int) -> bool:
+    """The gate's counter says nothing is left (no counter or no Redis: False, ask on).
+
+    One GET, so that a sold-out rush is turned away before the deal is even loaded.
+    """
+    if not enabled():
+        return False
+    try:
+        value = _redis().get(_key(deal_id))
+    except Exception:
+        log.warning("redis gate unavailable", exc_info=True)
+        return False
+    return value is not None and int(value) <= 0
+
+
 def give(deal_id: int, quantity: int) -> None:
     """Give units back (an order expired or was cancelled, or the database refused the join)."""
     if not enabled():

@@ -210,6 +210,8 @@ def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str |
     fingerprint = _fingerprint(action="join", deal=deal_id, quantity=qty)
     if (replay := _replay(actor, key, fingerprint)) is not None:
         return replay
+    if gate.sold_out(deal_id):  # the rush after the last unit: refused without loading the deal
+        raise Conflict(_("Sold out."), code="sold_out")
     deal = _load_deal(deal_id)
     if deal.is_team:
         raise Conflict(_("This is a team buy: open a team or join one."), code="team_buy_only")

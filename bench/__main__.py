@@ -37,8 +37,8 @@ DEFAULT_SIZES: dict[str, Any] = {
     "contenders": 50,  # one code, many clients
     "vouchers": 1000000,  # settlement statement
     "transitions": 1000000,  # time per step
-    "close_timeout": 120.0,  # give up waiting for the deal close after this many seconds
-    "settlement_timeout": 120.0,  # likewise for the statement
+    "close_timeout": 60.0,  # give up waiting for the deal close after this many seconds
+    "settlement_timeout": 60.0,  # likewise for the statement
 }
 
 

@@ -37,7 +37,7 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {}
 
 
-def benchmark(name: str, help: str) -> Callable[[Callable[..., list[Row]]], Callable[..., list[Row]]]:  # noqa: A002
+def benchmark(name: str, help: str) -> Callable[[Callable[..., list[Row]]], Callable[..., list[Row]]]:
     def register(func: Callable[..., list[Row]]) -> Callable[..., list[Row]]:
         BENCHMARKS[name] = Benchmark(name, func, help)
         return func

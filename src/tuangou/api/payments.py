@@ -71,7 +71,12 @@ class InvoiceOut(Schema):
     tax_number: str
     email: str
     amount: Money
-    status: str
+    status: str = Field(description="requested → issued → sent, or rejected (see note)")
+    number: str = Field(description="the invoice number once issued")
+    note: str = Field(description="why a request was rejected")
+    created_at: datetime
+    issued_at: datetime | None
+    sent_at: datetime | None
 
 
 def _out(payment: Payment) -> dict[str, Any]:

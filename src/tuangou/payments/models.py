@@ -191,11 +191,13 @@ class Refund(models.Model):
 
 
 class InvoiceRequest(models.Model):
-    """發票申請: a buyer asks for a formal invoice for a paid order; finance works through them."""
+    """發票申請: a buyer asks for a formal invoice for a paid order; finance works through them:
+    requested → issued (invoice number, amount, title, tax number) → sent; or rejected with a note."""
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("Requested")
         ISSUED = "issued", _("Issued")
+        SENT = "sent", _("Sent")
         REJECTED = "rejected", _("Rejected")
 
     order_id = models.BigIntegerField(_("order"), db_index=True)
@@ -206,12 +208,26 @@ class InvoiceRequest(models.Model):
     amount = MoneyField(_("amount"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.REQUESTED)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    number = models.CharField(_("invoice number"), max_length=40, blank=True)
+    issued_at = models.DateTimeField(_("issued"), null=True, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("issued by"),
+        null=True,
+        blank=True,
+        related_name="+",
+        on_delete=models.PROTECT,
+    )
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("invoice request")
         verbose_name_plural = _("invoice requests")
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["number"], condition=~Q(number=""), name="invoice_number_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} #{self.order_id}"

@@ -716,12 +716,24 @@ def merchant_payout(
 
 
 def invoice_request_create(*, order_id: int, buyer: Any, title: str, tax_number: str, email: str) -> InvoiceRequest:
-    """發票: a buyer asks for a formal invoice for a paid order."""
-    payment = Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED, buyer=buyer).first()
-    if payment is None:
+    """發票: a buyer asks for a formal invoice for a paid order (of what was not refunded)."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    payments = list(Payment.objects.filter(order_id=order_id, status=Payment.Status.SUCCEEDED, buyer=buyer))
+    if not payments:
         raise NotFound()
     if not title.strip():
         raise ValidationFailed.field("title", _("This field is required."), code="required")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed.field("email", _("Enter a valid e-mail address."), code="bad_email") from None
+    kept = sum((refundable(p) for p in payments), ZERO)
+    if kept <= ZERO:
+        raise Conflict(_("This order has been refunded; there is nothing to invoice."), code="invoice_nothing")
+    if InvoiceRequest.objects.filter(order_id=order_id).exclude(status=InvoiceRequest.Status.REJECTED).exists():
+        raise Conflict(_("An invoice has already been requested for this order."), code="invoice_requested")
     with transaction.atomic():
         invoice = InvoiceRequest.objects.create(
             order_id=order_id,
@@ -729,23 +741,83 @@ def invoice_request_create(*, order_id: int, buyer: Any, title: str, tax_number:
             title=title.strip(),
             tax_number=tax_number.strip(),
             email=email,
-            amount=payment.amount - (payment.amount - refundable(payment)),
+            amount=kept,
         )
         audit("invoice.request", actor=buyer, obj=invoice)
     return invoice
 
 
-def invoice_request_set_status(*, invoice_id: int, status: str, actor: Any, note: str = "") -> InvoiceRequest:
+def _invoice_locked(invoice_id: int, actor: Any) -> InvoiceRequest:
     from tuangou.accounts.roles import Role
     from tuangou.core.ownership import require_role
 
     require_role(actor, Role.FINANCE)
-    if status not in InvoiceRequest.Status.values:
-        raise ValidationFailed.field("status", _("This value is not valid."), code="bad_status")
+    invoice = InvoiceRequest.objects.select_for_update().filter(pk=invoice_id).first()
+    if invoice is None:
+        raise NotFound()
+    return invoice
+
+
+def invoice_request_issue(
+    *, invoice_id: int, actor: Any, number: str, amount: Decimal, title: str, tax_number: str = ""
+) -> InvoiceRequest:
+    """開票: finance issues the invoice: its number (unique), amount (at most what the buyer paid
+    and kept), title and tax number. Only a request not yet issued can be issued."""
+    number, title, tax_number = number.strip(), title.strip(), tax_number.strip()
+    if not number:
+        raise ValidationFailed.field("number", _("Enter the invoice number."), code="required")
+    if not title:
+        raise ValidationFailed.field("title", _("This field is required."), code="required")
+    amount = money(amount)
     with transaction.atomic():
-        invoice = InvoiceRequest.objects.select_for_update().get(pk=invoice_id)
-        invoice.status = status
-        invoice.note = note[:200]
+        invoice = _invoice_locked(invoice_id, actor)
+        if invoice.status != InvoiceRequest.Status.REQUESTED:
+            raise Conflict(_("This invoice request has been dealt with already."), code="invoice_not_requested")
+        payments = Payment.objects.filter(order_id=invoice.order_id, status=Payment.Status.SUCCEEDED)
+        kept = sum((refundable(p) for p in payments), ZERO)
+        if amount <= ZERO or amount > kept:
+            raise ValidationFailed.field(
+                "amount",
+                _("The amount must be above zero and at most %(kept)s (paid and not refunded).")
+                % {"kept": format_yuan(kept)},
+                code="invoice_amount",
+            )
+        if InvoiceRequest.objects.filter(number=number).exclude(pk=invoice.pk).exists():
+            raise ValidationFailed.field(
+                "number", _("This invoice number is used already."), code="invoice_number_used"
+            )
+        invoice.number, invoice.amount, invoice.title, invoice.tax_number = number, amount, title, tax_number
+        invoice.status = InvoiceRequest.Status.ISSUED
+        invoice.issued_at = timezone.now()
+        invoice.issued_by = actor
+        invoice.save(update_fields=["number", "amount", "title", "tax_number", "status", "issued_at", "issued_by"])
+        audit("invoice.issue", actor=actor, obj=invoice, number=number, amount=amount)
+    return invoice
+
+
+def invoice_request_mark_sent(*, invoice_id: int, actor: Any) -> InvoiceRequest:
+    """Finance has sent the issued invoice to the buyer (by e-mail or post)."""
+    with transaction.atomic():
+        invoice = _invoice_locked(invoice_id, actor)
+        if invoice.status != InvoiceRequest.Status.ISSUED:
+            raise Conflict(_("Only an issued invoice can be marked as sent."), code="invoice_not_issued")
+        invoice.status = InvoiceRequest.Status.SENT
+        invoice.sent_at = timezone.now()
+        invoice.save(update_fields=["status", "sent_at"])
+        audit("invoice.sent", actor=actor, obj=invoice)
+    return invoice
+
+
+def invoice_request_reject(*, invoice_id: int, actor: Any, note: str) -> InvoiceRequest:
+    """Finance turns a request down and says why (the buyer sees the note)."""
+    if not note.strip():
+        raise ValidationFailed.field("note", _("Say why the request is rejected."), code="required")
+    with transaction.atomic():
+        invoice = _invoice_locked(invoice_id, actor)
+        if invoice.status != InvoiceRequest.Status.REQUESTED:
+            raise Conflict(_("This invoice request has been dealt with already."), code="invoice_not_requested")
+        invoice.status = InvoiceRequest.Status.REJECTED
+        invoice.note = note.strip()[:200]
         invoice.save(update_fields=["status", "note"])
-        audit("invoice.status", actor=actor, obj=invoice, status=status)
+        audit("invoice.reject", actor=actor, obj=invoice, note=invoice.note)
     return invoice

@@ -50,3 +50,22 @@ class ResetForm(ServiceForm):
     password = forms.CharField(
         label=_("New password"), required=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )
+
+
+class InvoiceRequestForm(ServiceForm):
+    """發票: what the buyer asks to be printed on the invoice."""
+
+    title = forms.CharField(label=_("Invoice title (person or company)"), max_length=120)
+    tax_number = forms.CharField(label=_("Tax number (companies)"), max_length=30, required=False)
+    email = forms.EmailField(label=_("E-mail"), max_length=254)
+
+
+class InvoiceIssueForm(ServiceForm):
+    number = forms.CharField(label=_("Invoice number"), max_length=40)
+    amount = forms.DecimalField(label=_("Amount"), max_digits=12, decimal_places=2)
+    title = forms.CharField(label=_("Invoice title"), max_length=120)
+    tax_number = forms.CharField(label=_("Tax number"), max_length=30, required=False)
+
+
+class InvoiceRejectForm(ServiceForm):
+    note = forms.CharField(label=_("Why"), max_length=200)

@@ -29,6 +29,7 @@ NAV: list[NavItem] = [
     NavItem(_("Payments"), "web:finance_payments", frozenset({Role.FINANCE})),
     NavItem(_("Refunds"), "web:finance_refunds", frozenset({Role.FINANCE})),
     NavItem(_("Ledger and audit"), "web:finance_ledger", frozenset({Role.FINANCE})),
+    NavItem(_("Invoice requests"), "web:finance_invoices", frozenset({Role.FINANCE})),
     NavItem(_("Counter (verify vouchers)"), "web:portal_counter", frozenset({Role.MERCHANT, Role.CLERK})),
     NavItem(
         _("Settlement statements"), "web:portal_statements", frozenset({Role.MERCHANT, Role.OPERATOR, Role.FINANCE})

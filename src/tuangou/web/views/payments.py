@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from tuangou.accounts.roles import Role
 from tuangou.core.errors import AppError
@@ -20,9 +20,10 @@ from tuangou.core.ownership import get_visible, visible_to
 from tuangou.ledger import selectors as ledger_selectors
 from tuangou.ledger.checks import run_all
 from tuangou.payments import services
-from tuangou.payments.models import Payment, Refund, SandboxTrade
+from tuangou.payments.models import InvoiceRequest, Payment, Refund, SandboxTrade
 from tuangou.payments.providers import LABELS, enabled
 from tuangou.payments.providers import sandbox as sandbox_gateway
+from tuangou.web.forms import InvoiceIssueForm, InvoiceRejectForm, InvoiceRequestForm
 from tuangou.web.views.backoffice import role_required
 
 
@@ -58,9 +59,43 @@ def pay(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def payment_detail(request: HttpRequest, payment_id: int) -> HttpResponse:
+    """The result page: paid or not, its refunds, and (for a paid order) its invoice request (發票)."""
     payment = get_visible(Payment.objects.all(), request.user, pk=payment_id)
-    return render(request, "web/payments/result.html", {"payment": payment, "refunds": payment.refunds.all()})
+    mine = payment.buyer_id == request.user.pk
+    invoices = (
+        list(InvoiceRequest.objects.filter(order_id=payment.order_id, buyer_id=request.user.pk))
+        if payment.order_id is not None and mine
+        else []
+    )
+    may_ask = mine and payment.order_id is not None and payment.status == Payment.Status.SUCCEEDED
+    form = InvoiceRequestForm(request.POST or None, initial={"email": getattr(request.user, "email", "")})
+    if request.method == "POST" and may_ask and form.is_valid():
+        try:
+            services.invoice_request_create(
+                order_id=payment.order_id,  # type: ignore[arg-type]
+                buyer=request.user,
+                title=form.cleaned_data["title"],
+                tax_number=form.cleaned_data["tax_number"],
+                email=form.cleaned_data["email"],
+            )
+        except AppError as exc:
+            form.add_app_error(exc)
+        else:
+            messages.success(request, _("Invoice requested. Finance will send it to your e-mail."))
+            return redirect("web:payment_detail", payment_id=payment.pk)
+    asked = any(i.status != InvoiceRequest.Status.REJECTED for i in invoices)
+    return render(
+        request,
+        "web/payments/result.html",
+        {
+            "payment": payment,
+            "refunds": payment.refunds.all(),
+            "invoices": invoices,
+            "invoice_form": form if may_ask and not asked else None,
+        },
+    )
 
 
 def payment_return(request: HttpRequest) -> HttpResponse:
@@ -84,7 +119,73 @@ def my_balance(request: HttpRequest) -> HttpResponse:
     )
 
 
+@login_required
+def my_invoices(request: HttpRequest) -> HttpResponse:
+    """我的發票: the member's invoice requests and where finance is with each."""
+    return render(
+        request,
+        "web/payments/my_invoices.html",
+        {"invoices": InvoiceRequest.objects.filter(buyer_id=request.user.pk)[:100]},
+    )
+
+
 # --- finance -------------------------------------------------------------------------------------
+
+
+@role_required(Role.FINANCE)
+def finance_invoices(request: HttpRequest) -> HttpResponse:
+    """發票申請: the invoice requests finance works through (requested first by default)."""
+    status = request.GET.get("status", InvoiceRequest.Status.REQUESTED)
+    queryset = visible_to(InvoiceRequest.objects.select_related("buyer"), request.user)
+    if status:
+        queryset = queryset.filter(status=status)
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "web/payments/finance_invoices.html",
+        {"page": page, "status": status, "statuses": InvoiceRequest.Status.choices},
+    )
+
+
+@role_required(Role.FINANCE)
+@require_http_methods(["GET", "POST"])
+def finance_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """One invoice request: issue it (number, amount, title, tax number) or reject it."""
+    invoice = get_visible(InvoiceRequest.objects.select_related("buyer", "issued_by"), request.user, pk=invoice_id)
+    issue = InvoiceIssueForm(
+        request.POST if request.POST.get("action") == "issue" else None,
+        initial={"amount": invoice.amount, "title": invoice.title, "tax_number": invoice.tax_number},
+    )
+    reject = InvoiceRejectForm(request.POST if request.POST.get("action") == "reject" else None)
+    if request.method == "POST":
+        form = issue if request.POST.get("action") == "issue" else reject
+        if form.is_valid():
+            try:
+                if form is issue:
+                    services.invoice_request_issue(invoice_id=invoice.pk, actor=request.user, **form.cleaned_data)
+                    messages.success(request, _("Invoice issued."))
+                else:
+                    services.invoice_request_reject(invoice_id=invoice.pk, actor=request.user, **form.cleaned_data)
+                    messages.success(request, _("Invoice request rejected."))
+            except AppError as exc:
+                form.add_app_error(exc)
+            else:
+                return redirect("web:finance_invoice", invoice_id=invoice.pk)
+    return render(
+        request, "web/payments/finance_invoice.html", {"invoice": invoice, "issue_form": issue, "reject_form": reject}
+    )
+
+
+@role_required(Role.FINANCE)
+@require_POST
+def finance_invoice_sent(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    try:
+        services.invoice_request_mark_sent(invoice_id=invoice_id, actor=request.user)
+    except AppError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, _("Marked as sent."))
+    return redirect("web:finance_invoice", invoice_id=invoice_id)
 
 
 @role_required(Role.FINANCE)
@@ -144,6 +245,10 @@ urlpatterns = [
     path("backoffice/finance/refunds/", finance_refunds, name="finance_refunds"),
     path("backoffice/finance/refunds/<int:refund_id>/retry/", finance_refund_retry, name="finance_refund_retry"),
     path("backoffice/finance/ledger/", finance_ledger, name="finance_ledger"),
+    path("me/invoices/", my_invoices, name="my_invoices"),
+    path("backoffice/finance/invoices/", finance_invoices, name="finance_invoices"),
+    path("backoffice/finance/invoices/<int:invoice_id>/", finance_invoice, name="finance_invoice"),
+    path("backoffice/finance/invoices/<int:invoice_id>/sent/", finance_invoice_sent, name="finance_invoice_sent"),
 ]
 
 

@@ -20,6 +20,11 @@ from tuangou.payments.providers.base import TradeEvent
 pytestmark = pytest.mark.django_db
 
 
+def _order(payment: Payment) -> int:
+    assert payment.order_id is not None
+    return payment.order_id
+
+
 def _paid(fake_orders: Any, buyer: User, amount: str = "120.00") -> Payment:
     order = fake_orders.add(buyer.pk, amount)
     payment, _start = services.payment_start(buyer=buyer, provider="sandbox", order_id=order.id)
@@ -94,7 +99,7 @@ def test_member_asks_on_the_result_page_and_finance_issues_and_sends(
 def test_rules_of_issuing(fake_orders, member, make_user) -> None:
     finance = make_user(Role.FINANCE)
     first = services.invoice_request_create(
-        order_id=_paid(fake_orders, member).order_id, buyer=member, title="甲", tax_number="", email="a@example.com"
+        order_id=_order(_paid(fake_orders, member)), buyer=member, title="甲", tax_number="", email="a@example.com"
     )
     second_payment = _paid(fake_orders, member, "30.00")
     with pytest.raises(Conflict):
@@ -103,11 +108,11 @@ def test_rules_of_issuing(fake_orders, member, make_user) -> None:
         )
     with pytest.raises(ValidationFailed) as bad_mail:
         services.invoice_request_create(
-            order_id=second_payment.order_id, buyer=member, title="乙", tax_number="", email="not-mail"
+            order_id=_order(second_payment), buyer=member, title="乙", tax_number="", email="not-mail"
         )
     assert "email" in bad_mail.value.errors
     second = services.invoice_request_create(
-        order_id=second_payment.order_id, buyer=member, title="乙", tax_number="", email="b@example.com"
+        order_id=_order(second_payment), buyer=member, title="乙", tax_number="", email="b@example.com"
     )
     with pytest.raises(Forbidden):
         services.invoice_request_issue(invoice_id=first.pk, actor=member, number="1", amount=Decimal("1"), title="甲")
@@ -126,7 +131,7 @@ def test_rules_of_issuing(fake_orders, member, make_user) -> None:
     rejected = services.invoice_request_reject(invoice_id=second.pk, actor=finance, note="抬頭不全")
     assert rejected.status == "rejected"
     again = services.invoice_request_create(  # after a rejection the buyer may ask again
-        order_id=second_payment.order_id, buyer=member, title="乙公司", tax_number="9131", email="b@example.com"
+        order_id=_order(second_payment), buyer=member, title="乙公司", tax_number="9131", email="b@example.com"
     )
     assert again.status == "requested"
 

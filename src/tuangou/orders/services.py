@@ -112,14 +112,16 @@ def _reserve_quota(deal: Deal, user: Any, quantity: int) -> None:
         raise ValidationFailed.field(
             "quantity", _("At most %(n)d per member.") % {"n": deal.per_member_limit}, code="over_limit"
         )
-    try:
-        with transaction.atomic():
-            DealBuyer.objects.get_or_create(deal=deal, user=user)
-    except IntegrityError:  # created by a concurrent request of the same member
-        pass
-    taken = DealBuyer.objects.filter(
+    guarded = DealBuyer.objects.filter(
         deal=deal, user=user, reserved_units__lte=deal.per_member_limit - quantity - F("paid_units")
-    ).update(reserved_units=F("reserved_units") + quantity)
+    )
+    taken = guarded.update(reserved_units=F("reserved_units") + quantity)
+    if not taken:
+        # The member's first join: create the row (INSERT … ON CONFLICT DO NOTHING, so a racing
+        # request of the same member is no error) and ask again. One statement instead of a
+        # savepointed get_or_create, while this transaction holds the deal's row lock.
+        DealBuyer.objects.bulk_create([DealBuyer(deal=deal, user=user)], ignore_conflicts=True)
+        taken = guarded.update(reserved_units=F("reserved_units") + quantity)
     if not taken:
         raise ValidationFailed.field(
             "quantity",

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Header, Query, Router, Schema, Status
+from django.utils.translation import gettext as _
+from ninja import File, Form, Header, Query, Router, Schema, Status, UploadedFile
 from pydantic import Field
 
 from tuangou.api.base import session_or_token
@@ -21,7 +22,7 @@ from tuangou.api.schemas import ERRORS, ErrorOut, Money
 from tuangou.core.errors import NotFound
 from tuangou.core.models import City
 from tuangou.deals import selectors, services
-from tuangou.deals.models import Deal, Team
+from tuangou.deals.models import Deal, DealMedia, Team
 from tuangou.orders import services as order_services
 
 router = Router(tags=["deals"])
@@ -45,10 +46,22 @@ class TierOut(Schema):
     price: Money
 
 
+class MediaIn(Schema):
+    kind: Literal["image", "video"] = "image"
+    src: str = Field(max_length=300, description="An address on the site's media host (or upload a file instead)")
+    caption: str = Field("", max_length=120)
+
+
 class MediaOut(Schema):
+    id: int
     kind: str
     src: str
     caption: str
+    position: int
+
+
+class MediaOrderIn(Schema):
+    media_ids: list[int] = Field(description="Every image of the deal, each once, in the order to show them")
 
 
 class DealOut(Schema):
@@ -99,6 +112,10 @@ class DealDetailOut(DealOut):
     rejection_reason: str
 
 
+def media_out(m: DealMedia) -> MediaOut:
+    return MediaOut(id=m.pk, kind=m.kind, src=m.src, caption=m.caption, position=m.position)
+
+
 def deal_out(deal: Deal, *, detail: bool = False) -> DealOut:
     values: dict[str, Any] = {
         "id": deal.pk,
@@ -146,7 +163,7 @@ def deal_out(deal: Deal, *, detail: bool = False) -> DealOut:
         voucher_valid_days=deal.voucher_valid_days,
         channels=list(deal.channels or []),
         store_ids=[s.pk for s in deal.stores.all()],
-        media=[MediaOut(kind=m.kind, src=m.src, caption=m.caption) for m in deal.media.all()],
+        media=[media_out(m) for m in deal.media.all()],
         rejection_reason=deal.rejection_reason,
     )
 
@@ -190,7 +207,7 @@ class DealIn(Schema):
     virtual_completion: bool = False
     tiers: list[TierIn] = Field(default_factory=list)
     store_ids: list[int] | None = None
-    media: list[MediaOut] = Field(default_factory=list)
+    media: list[MediaIn] = Field(default_factory=list)
 
 
 class DealPatch(Schema):
@@ -344,6 +361,49 @@ def deal_update(request: HttpRequest, deal_id: int, payload: DealPatch) -> DealO
         **changes,
     )
     return deal_out(_public_or_managed(request, deal_id), detail=True)
+
+
+@router.post(
+    "/deals/{deal_id}/media",
+    response={201: list[MediaOut], **ERRORS},
+    summary="Upload images and/or the video (multipart)",
+    description=(
+        "Multipart form: `images` (one or more JPEG, PNG, WebP or GIF files, added after the deal's images "
+        "in the order sent), `video` (MP4 or WebM; replaces the deal's video), optional `captions` (one per "
+        "image). Files are checked by content; errors name the field (`images.0`, `video`)."
+    ),
+)
+def deal_media_upload(
+    request: HttpRequest,
+    deal_id: int,
+    images: list[UploadedFile] = File(None),  # noqa: B008
+    video: UploadedFile = File(None),  # noqa: B008
+    captions: list[str] = Form(None),  # noqa: B008
+) -> Status:
+    if not images and video is None:
+        from tuangou.core.errors import ValidationFailed
+
+        raise ValidationFailed.field("images", _("Choose a file to upload."), code="file_required")
+    created = services.deal_media_upload(
+        actor=request.user, deal_id=deal_id, images=images or [], video=video, captions=captions or []
+    )
+    return Status(201, [media_out(m) for m in created])
+
+
+@router.delete(
+    "/deals/{deal_id}/media/{media_id}", response={204: None, **ERRORS}, summary="Remove an image or the video"
+)
+def deal_media_remove(request: HttpRequest, deal_id: int, media_id: int) -> Status:
+    services.deal_media_remove(actor=request.user, deal_id=deal_id, media_id=media_id)
+    return Status(204, None)
+
+
+@router.put("/deals/{deal_id}/media", response={200: list[MediaOut], **ERRORS}, summary="Reorder the images")
+def deal_media_reorder(request: HttpRequest, deal_id: int, payload: MediaOrderIn) -> list[MediaOut]:
+    return [
+        media_out(m)
+        for m in services.deal_media_reorder(actor=request.user, deal_id=deal_id, media_ids=payload.media_ids)
+    ]
 
 
 @router.post("/deals/{deal_id}/submit", response={200: DealDetailOut, **ERRORS}, summary="Submit for review")

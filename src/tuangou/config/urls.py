@@ -1,7 +1,9 @@
+import re
+
 from django.conf import settings
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from tuangou.api import api
 from tuangou.core.views import healthz
@@ -16,9 +18,11 @@ urlpatterns = [
     path("", include("tuangou.web.urls")),
 ]
 
-if settings.DEBUG:  # pragma: no cover - media in development only
-    from django.conf.urls.static import static
+if settings.DEBUG or settings.SERVE_MEDIA:
+    # Uploaded media from the site itself (embedded mode); scaled sites serve it from the proxy.
+    from tuangou.web.views.media import media_file
 
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+    _prefix = re.escape(settings.MEDIA_URL.lstrip("/"))
+    urlpatterns.insert(0, re_path(rf"^{_prefix}(?P<path>.+)$", media_file, name="media"))
 
 __all__ = ["i18n_patterns", "urlpatterns"]

@@ -253,6 +253,15 @@ class Deal(models.Model):
     def cover(self) -> DealMedia | None:
         return next((m for m in self.media.all() if m.kind == DealMedia.Kind.IMAGE), None)
 
+    @property
+    def images(self) -> list[DealMedia]:
+        """The images in their order (uses prefetch_related("media") when the caller prefetched)."""
+        return [m for m in self.media.all() if m.kind == DealMedia.Kind.IMAGE]
+
+    @property
+    def video(self) -> DealMedia | None:
+        return next((m for m in self.media.all() if m.kind == DealMedia.Kind.VIDEO), None)
+
 
 class DealTier(models.Model):
     """量大價優 volume tier: once `threshold` people (or units) have paid, everyone pays `price`."""

@@ -13,7 +13,7 @@ Rules enforced here (each raises an AppError naming the field and changes nothin
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -585,3 +585,119 @@ def teams_expire_due(*, now: dt.datetime | None = None) -> int:
                 if deal.status == "live":
                     deal_tip_if_reached(deal, when)
     return moved
+
+
+# --------------------------------------------------------------------------------------------
+# Media: uploaded images (several, in order) and one video, checked by content (deals/media.py)
+
+
+def _media_deal(actor: Any, deal_id: int, *, field: str) -> Deal:
+    deal = Deal.objects.select_for_update().select_related("merchant").filter(pk=deal_id).first()
+    if deal is None:
+        raise NotFound()
+    _require_deal_editor(actor, deal)
+    if deal.status not in EDITABLE_BY_STATE:
+        raise ValidationFailed.field(
+            field, _("This cannot be changed in the deal's current state."), code="field_locked"
+        )
+    return deal
+
+
+def _delete_files_on_commit(names: Iterable[str | None]) -> None:
+    storage = DealMedia._meta.get_field("file").storage  # type: ignore[union-attr]
+
+    def delete(name: str) -> Callable[[], None]:
+        return lambda: storage.delete(name)
+
+    for name in names:
+        if name:
+            transaction.on_commit(delete(name))
+
+
+@transaction.atomic
+def deal_media_upload(
+    *,
+    actor: Any,
+    deal_id: int,
+    images: Sequence[Any] = (),
+    video: Any = None,
+    captions: Sequence[str] = (),
+) -> list[DealMedia]:
+    """Add images (after the ones already there, in the order given) and/or set the video.
+
+    Every file is checked before any is stored (errors name the field, ``images.<i>`` or
+    ``video``); a new video replaces the old one, whose file is deleted once this commits.
+    """
+    from tuangou.deals import media as checks
+
+    deal = _media_deal(actor, deal_id, field="images" if images else "video")
+    found = [checks.inspect(f, field=f"images.{i}", kind="image") for i, f in enumerate(images)]
+    video_found = checks.inspect(video, field="video", kind="video") if video is not None else None
+    existing = list(deal.media.filter(kind=DealMedia.Kind.IMAGE).values_list("position", flat=True))
+    if len(existing) + len(found) > checks.max_images():
+        raise ValidationFailed.field(
+            "images",
+            _("A deal has at most %(n)d images.") % {"n": checks.max_images()},
+            code="too_many_images",
+        )
+    storage = DealMedia._meta.get_field("file").storage  # type: ignore[union-attr]
+    saved: list[str] = []
+    created: list[DealMedia] = []
+    try:
+        position = max(existing, default=-1) + 1
+        for i, (upload, info) in enumerate(zip(images, found, strict=True)):
+            name = storage.save(info.storage_name(), upload)
+            saved.append(name)
+            caption = (captions[i] if i < len(captions) else "")[:120]
+            created.append(
+                DealMedia.objects.create(
+                    deal=deal, kind=DealMedia.Kind.IMAGE, file=name, caption=caption, position=position + i
+                )
+            )
+        if video is not None and video_found is not None:
+            old = list(deal.media.filter(kind=DealMedia.Kind.VIDEO))
+            name = storage.save(video_found.storage_name(), video)
+            saved.append(name)
+            for row in old:
+                row.delete()
+            _delete_files_on_commit(row.file.name for row in old)
+            created.append(DealMedia.objects.create(deal=deal, kind=DealMedia.Kind.VIDEO, file=name, position=0))
+    except Exception:
+        for name in saved:
+            storage.delete(name)
+        raise
+    audit(
+        "deal.media_upload",
+        actor=actor,
+        obj=deal,
+        images=len(found),
+        video=video_found is not None,
+    )
+    return created
+
+
+@transaction.atomic
+def deal_media_remove(*, actor: Any, deal_id: int, media_id: int) -> None:
+    """Remove one image or the video; the file goes once this commits."""
+    deal = _media_deal(actor, deal_id, field="media")
+    row = deal.media.filter(pk=media_id).first()
+    if row is None:
+        raise NotFound()
+    name = row.file.name if row.file else ""
+    row.delete()
+    _delete_files_on_commit([name])
+    audit("deal.media_remove", actor=actor, obj=deal, media_id=media_id, kind=row.kind)
+
+
+@transaction.atomic
+def deal_media_reorder(*, actor: Any, deal_id: int, media_ids: Sequence[int]) -> list[DealMedia]:
+    """Put the deal's images in the order of `media_ids`, which must list each of them once."""
+    deal = _media_deal(actor, deal_id, field="media_ids")
+    rows = {m.pk: m for m in deal.media.filter(kind=DealMedia.Kind.IMAGE)}
+    if sorted(media_ids) != sorted(rows) or len(set(media_ids)) != len(media_ids):
+        raise ValidationFailed.field("media_ids", _("List each of the deal's images once."), code="media_ids_mismatch")
+    for position, pk in enumerate(media_ids):
+        rows[pk].position = position
+    DealMedia.objects.bulk_update(list(rows.values()), ["position"])
+    audit("deal.media_reorder", actor=actor, obj=deal, order=list(media_ids))
+    return [rows[pk] for pk in media_ids]

@@ -106,6 +106,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "tuangou"
 CELERY_TIMEZONE = env_str("TIME_ZONE", "Asia/Shanghai")
 EMBEDDED_JOB_THREADS = env_int("EMBEDDED_JOB_THREADS", 2)
+# Uploaded media (deal images and videos) under MEDIA_URL: served by the site itself in the
+# embedded mode (one process, files under MEDIA_ROOT), by the reverse proxy or an object store
+# when scaled (see docs/adr/0009-deal-media-uploads.md).
+SERVE_MEDIA = env_bool("SERVE_MEDIA", JOBS_MODE == "embedded")
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
@@ -171,8 +175,15 @@ ALIPAY = {k: env_str(f"ALIPAY_{k}", "") or "" for k in ("APP_ID", "SELLER_ID", "
 ALIPAY["GATEWAY_URL"] = env_str("ALIPAY_GATEWAY_URL", "") or "https://openapi.alipay.com/gateway.do"
 WECHATPAY = {
     k: env_str(f"WECHATPAY_{k}", "") or ""
-    for k in ("APP_ID", "MCH_ID", "MCH_PRIVATE_KEY", "MCH_SERIAL", "API_V3_KEY", "PLATFORM_PUBLIC_KEY",
-              "PLATFORM_SERIAL")
+    for k in (
+        "APP_ID",
+        "MCH_ID",
+        "MCH_PRIVATE_KEY",
+        "MCH_SERIAL",
+        "API_V3_KEY",
+        "PLATFORM_PUBLIC_KEY",
+        "PLATFORM_SERIAL",
+    )
 }
 WECHATPAY["BASE_URL"] = env_str("WECHATPAY_BASE_URL", "") or "https://api.mch.weixin.qq.com"
 

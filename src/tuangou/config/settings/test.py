@@ -28,4 +28,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+SERVE_MEDIA = True  # uploaded media through tuangou.web.views.media, as in the embedded mode
 STATIC_ROOT = None  # type: ignore[assignment]  # whitenoise serves from the finders in tests

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from tuangou.accounts.roles import Role
-from tuangou.core.errors import AppError, NotFound
+from tuangou.core.errors import AppError, NotFound, ValidationFailed
 from tuangou.core.models import City
 from tuangou.core.ownership import get_visible as _get_visible
 from tuangou.core.ownership import has_role
@@ -60,6 +61,43 @@ class DealEditForm(ServiceForm):
     )
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input; the service checks each by content (deals/media.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif"}))
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data if d]
+        return [super().clean(data, initial)] if data else []
+
+
+class MediaForm(ServiceForm):
+    images = MultipleFileField(
+        label=gettext_lazy("Images"),
+        required=False,
+        help_text=gettext_lazy("JPEG, PNG, WebP or GIF, in the order to show them; the first is the cover."),
+    )
+    video = forms.FileField(
+        label=gettext_lazy("Video"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "video/mp4,video/webm"}),
+        help_text=gettext_lazy("MP4 or WebM; replaces the deal's video."),
+    )
+
+
+def _media_errors_to_form(form: ServiceForm, exc: AppError) -> None:
+    """`images.3` from the service is the `images` field of the form."""
+    exc.errors = {k.split(".")[0]: v for k, v in exc.errors.items()}
+    form.add_app_error(exc)
+
+
 class DealCreateForm(ServiceForm):
     """A merchant proposes a deal (S10: goods, before/after price, quantity, people, time window)."""
 
@@ -96,6 +134,8 @@ class DealCreateForm(ServiceForm):
     terms = forms.CharField(
         label=gettext_lazy("Terms of use"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    images = MediaForm.base_fields["images"]
+    video = MediaForm.base_fields["video"]
 
     def clean_tiers(self) -> list[tuple[int, str]]:
         tiers: list[tuple[int, str]] = []
@@ -119,7 +159,7 @@ def deal_new(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, Role.OPERATOR):
         user: Any = request.user
         merchants = merchants.filter(members__user=user, members__store__isnull=True).distinct()
-    form = DealCreateForm(request.POST or None)
+    form = DealCreateForm(request.POST or None, request.FILES or None)
     merchant_field: Any = form.fields["merchant_id"]
     category_field: Any = form.fields["category_id"]
     merchant_field.choices = [(m.pk, m.name) for m in merchants]
@@ -128,11 +168,15 @@ def deal_new(request: HttpRequest) -> HttpResponse:
         data = dict(form.cleaned_data)
         tiers = data.pop("tiers")
         merchant_id = data.pop("merchant_id")
+        images, video = data.pop("images") or [], data.pop("video")
         data = {k: v for k, v in data.items() if v not in (None, "")}
         try:
-            deal = services.deal_create(actor=request.user, merchant_id=merchant_id, tiers=tiers, **data)
+            with transaction.atomic():  # a bad file leaves no draft behind
+                deal = services.deal_create(actor=request.user, merchant_id=merchant_id, tiers=tiers, **data)
+                if images or video:
+                    services.deal_media_upload(actor=request.user, deal_id=deal.pk, images=images, video=video)
         except AppError as exc:
-            form.add_app_error(exc)
+            _media_errors_to_form(form, exc)
         else:
             messages.success(request, _("Draft saved. Submit it for review when it is ready."))
             return redirect("web:deal_manage", deal_id=deal.pk)
@@ -171,7 +215,9 @@ def deal_review_queue(request: HttpRequest) -> HttpResponse:
 @role_required(*STAFF)
 def deal_manage(request: HttpRequest, deal_id: int) -> HttpResponse:
     deal = get_visible(
-        Deal.objects.select_related("merchant", "city", "category").prefetch_related("tiers"), request.user, pk=deal_id
+        Deal.objects.select_related("merchant", "city", "category").prefetch_related("tiers", "media"),
+        request.user,
+        pk=deal_id,
     )
     allowed = services.EDITABLE_BY_STATE.get(deal.status, ())
     edit_form = DealEditForm(
@@ -191,12 +237,29 @@ def deal_manage(request: HttpRequest, deal_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Saved."))
             return redirect("web:deal_manage", deal_id=deal.pk)
+    media_form = MediaForm(
+        request.POST if request.POST.get("form") == "media" else None,
+        request.FILES if request.POST.get("form") == "media" else None,
+    )
+    if request.method == "POST" and request.POST.get("form") == "media" and media_form.is_valid():
+        images, video = media_form.cleaned_data["images"], media_form.cleaned_data["video"]
+        try:
+            if not images and not video:
+                raise ValidationFailed.field("images", _("Choose a file to upload."), code="file_required")
+            services.deal_media_upload(actor=request.user, deal_id=deal.pk, images=images, video=video)
+        except AppError as exc:
+            _media_errors_to_form(media_form, exc)
+        else:
+            messages.success(request, _("Uploaded."))
+            return redirect("web:deal_manage", deal_id=deal.pk)
     log = history(deal)
     return render(
         request,
         "web/deals/backoffice_deal.html",
         {
             "deal": deal,
+            "media_form": media_form,
+            "media_editable": deal.status in services.EDITABLE_BY_STATE,
             "edit_form": edit_form,
             "reject_form": RejectForm(),
             "history": log,
@@ -225,6 +288,34 @@ def deal_action(request: HttpRequest, deal_id: int, action: str) -> HttpResponse
     return redirect("web:deal_manage", deal_id=deal_id)
 
 
+@role_required(*STAFF)
+@require_POST
+def deal_media_action(request: HttpRequest, deal_id: int, media_id: int, action: str) -> HttpResponse:
+    """Remove an image or the video, or move an image one place up or down."""
+    deal = get_visible(Deal.objects.all(), request.user, pk=deal_id)
+    try:
+        if action == "remove":
+            services.deal_media_remove(actor=request.user, deal_id=deal.pk, media_id=media_id)
+        elif action in ("up", "down"):
+            ids = list(deal.media.filter(kind="image").values_list("pk", flat=True))
+            if media_id not in ids:
+                raise NotFound()
+            i = ids.index(media_id)
+            j = i - 1 if action == "up" else i + 1
+            if 0 <= j < len(ids):
+                ids[i], ids[j] = ids[j], ids[i]
+                services.deal_media_reorder(actor=request.user, deal_id=deal.pk, media_ids=ids)
+        else:
+            raise AppError(_("Unknown action."))
+    except NotFound as exc:
+        raise Http404 from exc
+    except AppError as exc:
+        messages.error(request, str(exc.message) + "".join(f" {m}" for ms in exc.errors.values() for m in ms))
+    else:
+        messages.success(request, _("Done."))
+    return redirect("web:deal_manage", deal_id=deal.pk)
+
+
 def _urls() -> list[Any]:
     from django.urls import path
 
@@ -245,6 +336,11 @@ def _urls() -> list[Any]:
         path("backoffice/deals/review/", deal_review_queue, name="deal_review"),
         path("backoffice/deals/new/", deal_new, name="deal_new"),
         path("backoffice/deals/<int:deal_id>/", deal_manage, name="deal_manage"),
+        path(
+            "backoffice/deals/<int:deal_id>/media/<int:media_id>/<str:action>/",
+            deal_media_action,
+            name="deal_media_action",
+        ),
         path("backoffice/deals/<int:deal_id>/<str:action>/", deal_action, name="deal_action"),
     ]
 

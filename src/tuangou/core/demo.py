@@ -38,6 +38,7 @@ DEMO_ACCOUNTS: list[tuple[str, str, str]] = [
 DEMO_MODULES: list[str] = [
     "tuangou.deals.demo",
     "tuangou.vouchers.demo",
+    "tuangou.payments.demo",
     "tuangou.settlement.demo",
     "tuangou.merchants.demo",
     "tuangou.salesdesk.demo",

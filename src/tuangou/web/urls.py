@@ -1,6 +1,17 @@
 from django.urls import path
 
-from tuangou.web.views import accounts, backoffice, deals, merchants, payments, portal, processes, salesdesk, storefront
+from tuangou.web.views import (
+    accounts,
+    backoffice,
+    deals,
+    merchants,
+    orders,
+    payments,
+    portal,
+    processes,
+    salesdesk,
+    storefront,
+)
 
 app_name = "web"
 
@@ -14,5 +25,5 @@ urlpatterns = [
     path("backoffice/outbox/", backoffice.outbox, name="outbox"),
 ]
 # Each domain's pages declare their own urlpatterns next to their views.
-for module in (payments, salesdesk, deals, portal, merchants, processes):
+for module in (payments, salesdesk, deals, orders, portal, merchants, processes):
     urlpatterns += module.urlpatterns

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tuangou.core.errors import AppError, Conflict, Forbidden, ValidationFailed
 from tuangou.core.workflow import engine
-from tuangou.core.workflow.engine import transition, transition_many
+from tuangou.core.workflow.engine import create_in_state, transition, transition_many
 from tuangou.core.workflow.models import ProcessPosition, TransitionLog
 from tuangou.core.workflow.stats import step_stats
 
@@ -215,3 +215,51 @@ def test_where_the_owner_may_act_one_strangers_row_refuses_the_whole_call(people
         transition_many(WorkflowTestTicket, "open", ids=pks, actor=people["owner"], batch_size=1)
     assert snapshot(pks) == before
     assert transition_many(WorkflowTestTicket, "open", ids=pks[:3], actor=people["owner"]).moved == pks[:3]
+
+
+def test_created_in_state_is_created_then_moved(people: dict[str, Any], clock: Clock) -> None:
+    def run(create: bool) -> tuple[Any, ...]:
+        with transaction.atomic():
+            fresh = [WorkflowTestTicket(title=f"c{i}", owner=people["owner"]) for i in range(5)]
+            if create:
+                made = create_in_state(fresh, "open", actor=people["owner"], note="x", batch_size=2)
+                assert [t.state for t in made] == ["review"] * 5
+            else:
+                made = WorkflowTestTicket.objects.bulk_create(fresh)
+                transition_many(WorkflowTestTicket, "open", ids=[t.pk for t in made], actor=people["owner"], note="x")
+            pks = [t.pk for t in made]
+            result = (
+                [WorkflowTestTicket.objects.get(pk=pk).state for pk in pks],
+                [
+                    (
+                        pks.index(r.object_id),
+                        r.from_state,
+                        r.to_state,
+                        r.action,
+                        r.actor_id,
+                        r.at,
+                        r.entered_at,
+                        r.waited,
+                    )
+                    for r in TransitionLog.objects.filter(process=TICKET.name, object_id__in=pks).order_by("id")
+                ],
+                sorted(
+                    (pks.index(p.object_id), p.state, p.since)
+                    for p in ProcessPosition.objects.filter(process=TICKET.name, object_id__in=pks)
+                ),
+            )
+            transaction.set_rollback(True)
+        return result
+
+    assert run(True) == run(False)
+
+
+def test_created_in_state_refused_creates_nothing(people: dict[str, Any], clock: Clock) -> None:
+    before = WorkflowTestTicket.objects.count(), TransitionLog.objects.count()
+    fresh = [WorkflowTestTicket(title="mine", owner=people["owner"]), WorkflowTestTicket(title="not")]
+    with pytest.raises(Forbidden):
+        create_in_state(fresh, "open", actor=people["owner"])
+    with pytest.raises(Conflict):
+        create_in_state(fresh, "approve", actor=people["operator"])
+    assert (WorkflowTestTicket.objects.count(), TransitionLog.objects.count()) == before
+    assert [t.state for t in fresh] == ["new", "new"] and fresh[0].pk is None

@@ -350,24 +350,7 @@ def transition_many(
             % {"action": action, "state": _state_title(proc, source or "")},
             code="transition_not_allowed",
         )
-    if actor is not None and not getattr(actor, "is_authenticated", False):
-        raise AuthenticationFailed()
-    owners_decide: set[str] = set()  # sources where each row's ownership decides
-    for route in routes.values():
-        if _lane_allows(route, actor):
-            continue
-        if OWNER in route.by and proc.owner is not None and actor is not None and actor.is_active:
-            owners_decide.add(route.source)
-            continue
-        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
-    note = (note or "").strip()
-    if not note and any(r.note_required for r in routes.values()):
-        raise ValidationFailed.field(
-            "note", _("This is an exception to the rule: say why."), code="transition_note_required"
-        )
-    docs: dict[str, Any] = {}
-    for route in routes.values():
-        docs = _documents(route, proc, documents)
+    owners_decide, note, docs = _judge(proc, list(routes.values()), actor, note, documents)
     content_type = ContentType.objects.get_for_model(model)
     sources = tuple(routes)
     lock_of: tuple[str, ...] = ("self",) if connection.features.has_select_for_update_of else ()
@@ -388,6 +371,92 @@ def transition_many(
             if ids is not None:
                 skipped += [pk for pk in batch if pk not in done]
     return Moved(moved=moved, skipped=skipped)
+
+
+def create_in_state(
+    objs: Sequence[models.Model],
+    action: str,
+    *,
+    actor: Any = None,
+    note: str = "",
+    documents: Documents | None = None,
+    field: str | None = None,
+    process: Process | None = None,
+    batch_size: int = BULK_BATCH,
+) -> list[models.Model]:
+    """Create new objects that take `action` from the start at once (vouchers: created, then
+    issued): one ``INSERT`` of the rows already at the action's target per batch, their log rows
+    and positions as `transition_many` writes them. The same rows, log and positions as
+    ``bulk_create`` at the start followed by `transition_many`, without updating every row
+    again. Judged like `transition` before anything is written (the owner check on each object).
+    All or nothing: a failing insert (a duplicate key) raises and leaves the objects at the start.
+    """
+    if not objs:
+        return []
+    model = type(objs[0])
+    chosen, proc = _field_and_process(objs[0], field, process)
+    route = proc.route(proc.initial_state, action)
+    if route is None:
+        raise Conflict(
+            _("“%(action)s” is not possible at “%(state)s”.")
+            % {"action": action, "state": _state_title(proc, proc.initial_state)},
+            code="transition_not_allowed",
+        )
+    owners_decide, note, docs = _judge(proc, [route], actor, note, documents)
+    if owners_decide and not all(proc.owner(obj, actor) for obj in objs):  # type: ignore[misc]
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - PostgreSQL, SQLite ≥ 3.35
+        raise NotImplementedError("create_in_state needs INSERT … RETURNING")
+    content_type = ContentType.objects.get_for_model(model)
+    given = [obj.pk for obj in objs]
+    for obj in objs:
+        if getattr(obj, chosen.attname) != proc.initial_state or not obj._state.adding:
+            raise Conflict(
+                _("A new record starts at “%(state)s”.") % {"state": proc.initial_state},
+                code="transition_direct_change",
+            )
+        with _writable(obj):
+            setattr(obj, chosen.attname, route.target)
+    try:
+        with transaction.atomic():
+            writer = _BulkWriter(proc, content_type.pk, action, actor, timezone.now(), note, docs)
+            for i in range(0, len(objs), max(1, batch_size)):
+                batch = model._default_manager.bulk_create(objs[i : i + max(1, batch_size)])
+                writer.record(route, sorted(int(obj.pk) for obj in batch))
+    except BaseException:
+        for obj, pk in zip(objs, given, strict=True):
+            with _writable(obj):
+                setattr(obj, chosen.attname, proc.initial_state)
+            obj.pk = pk
+            obj._state.adding = True
+        raise
+    return list(objs)
+
+
+def _judge(
+    proc: Process, routes: list[Route], actor: Any, note: str, documents: Documents | None
+) -> tuple[set[str], str, dict[str, Any]]:
+    """`transition`'s checks, once for many objects: the sources where each row's ownership
+    still decides, the note, the documents. Raises what `transition` raises."""
+    if actor is not None and not getattr(actor, "is_authenticated", False):
+        raise AuthenticationFailed()
+    owners_decide: set[str] = set()
+    for route in routes:
+        if _lane_allows(route, actor):
+            continue
+        if OWNER in route.by and proc.owner is not None and actor is not None and actor.is_active:
+            owners_decide.add(route.source)
+            continue
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    note = (note or "").strip()
+    if not note and any(r.note_required for r in routes):
+        raise ValidationFailed.field(
+            "note", _("This is an exception to the rule: say why."), code="transition_note_required"
+        )
+    docs: dict[str, Any] = {}
+    for route in routes:
+        docs = _documents(route, proc, documents)
+    return owners_decide, note, docs
 
 
 def _locked_batches(
@@ -428,7 +497,7 @@ def _check_owners(model: type[models.Model], proc: Process, route: Route, actor:
 
 
 class _BulkWriter:
-    """The three statements that move one batch at one source: state, log rows, positions."""
+    """The three statements that move one batch at one source: the state, the log rows, the positions."""
 
     def __init__(self, proc: Process, content_type_id: int, action: str, actor: Any, at: Any, note: str, docs: Any):
         self.proc = proc
@@ -449,7 +518,6 @@ class _BulkWriter:
     def move(self, model: type[models.Model], column: str, route: Route, pks: list[int]) -> list[int]:
         q = connection.ops.quote_name
         table, pk_column, column = q(model._meta.db_table), q(str(model._meta.pk.column)), q(column)  # type: ignore[union-attr]
-        log, positions = q(TransitionLog._meta.db_table), q(ProcessPosition._meta.db_table)
         keys, keys_param = self._keys(pks)
         with connection.cursor() as cursor:
             cursor.execute(
@@ -458,9 +526,16 @@ class _BulkWriter:
                 [route.target, keys_param, route.source],
             )
             moved = sorted(row[0] for row in cursor.fetchall())
-            if not moved:
-                return []
-            keys, keys_param = self._keys(moved)
+        if moved:
+            self.record(route, moved)
+        return moved
+
+    def record(self, route: Route, pks: list[int]) -> None:
+        """The log rows and the positions of objects that have just taken `route`."""
+        q = connection.ops.quote_name
+        log, positions = q(TransitionLog._meta.db_table), q(ProcessPosition._meta.db_table)
+        keys, keys_param = self._keys(pks)
+        with connection.cursor() as cursor:
             # when each object entered the step it leaves (nothing is measured at the start)
             if route.source == self.proc.initial_state:
                 join, entered, waited = "", "NULL", "NULL"
@@ -506,4 +581,3 @@ class _BulkWriter:
                 "DO UPDATE SET state = excluded.state, since = excluded.since",
                 [self.proc.name, self.content_type_id, route.target, self.at, keys_param],
             )
-        return moved

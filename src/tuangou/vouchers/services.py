@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,7 +27,7 @@ from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.time import local_date
-from tuangou.core.workflow.engine import transition, transition_many
+from tuangou.core.workflow.engine import create_in_state, transition, transition_many
 from tuangou.merchants.models import MerchantMember, Store
 from tuangou.messaging.services import message_send
 from tuangou.vouchers import codes
@@ -184,11 +184,16 @@ def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | 
                 for seq, units, amount in shares
             ]
         with transaction.atomic():
-            # A duplicate (order, number) from a concurrent runner is skipped, not an error.
-            Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
-            # New rows start at the process's start; the platform issues the whole batch through
-            # the engine at once (rows another runner issued meanwhile are skipped).
-            transition_many(Voucher.objects.filter(order__in=orders), "issue", batch_size=max(len(rows), 1))
+            try:
+                with transaction.atomic():
+                    # the usual case: the batch's vouchers are created issued (logged by the engine
+                    # as issued by the platform), one INSERT and the engine's log rows
+                    create_in_state(rows, "issue", batch_size=ISSUE_BATCH)
+            except IntegrityError:
+                # a concurrent runner issued some of them first: keep its rows, add the missing
+                # ones at the start and issue those (a duplicate (order, number) is skipped)
+                Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
+                transition_many(Voucher.objects.filter(order__in=orders), "issue", batch_size=max(len(rows), 1))
             audit("voucher.issue", obj=deal, orders=len(orders), vouchers=len(rows))
         created += len(rows)
     vouchers_notify_new(deal_id=deal_id)

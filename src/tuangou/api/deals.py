@@ -455,3 +455,80 @@ def team_detail(request: HttpRequest, team_id: int) -> TeamOut:
 def team_join(request: HttpRequest, team_id: int, idempotency_key: str | None = IDEMPOTENCY) -> Status:
     order = order_services.team_join(actor=request.user, team_id=team_id, idempotency_key=idempotency_key)
     return Status(201, order_out(order))
+
+
+class TeamReportRow(Schema):
+    deal_id: int
+    deal_title: str
+    merchant_name: str
+    city: str
+    team_size: int | None
+    teams: int = Field(description="Teams opened")
+    filled: int = Field(description="Filled by real paying members")
+    virtual: int = Field(description="Completed virtually at timeout (the deal allows virtual completion)")
+    virtual_seats: int = Field(description="Seats the platform made up in virtually completed teams")
+    failed: int
+    forming: int = Field(description="Open or forming now")
+    cancelled: int = Field(description="The leader never paid")
+    fill_rate: int | None = Field(description="Percent of finished teams filled by real members")
+
+
+class TeamReportTotals(Schema):
+    teams: int
+    filled: int
+    virtual: int
+    virtual_seats: int
+    failed: int
+    forming: int
+    cancelled: int
+
+
+class TeamReportOut(Schema):
+    rows: list[TeamReportRow]
+    totals: TeamReportTotals
+
+
+class TeamReportFilter(Schema):
+    city: str | None = None
+    deal_id: int | None = None
+    opened_from: date | None = None
+    opened_until: date | None = None
+
+
+@router.get(
+    "/reports/teams",
+    response={200: TeamReportOut, **ERRORS},
+    summary="Team buys per deal: filled, completed virtually, failed (operators)",
+)
+def team_report(request: HttpRequest, filters: Query[TeamReportFilter]) -> TeamReportOut:
+    from tuangou.accounts.roles import Role
+    from tuangou.core.ownership import require_role
+
+    require_role(request.user, Role.OPERATOR)
+    rows, totals = selectors.team_report(
+        city=filters.city,
+        deal_id=filters.deal_id,
+        opened_from=filters.opened_from,
+        opened_until=filters.opened_until,
+    )
+    return TeamReportOut(
+        rows=[
+            TeamReportRow(
+                deal_id=r["deal_id"],
+                deal_title=r["deal__title"],
+                merchant_name=r["deal__merchant__name"],
+                city=r["deal__city__name"],
+                team_size=r["deal__team_size"],
+                teams=r["teams"],
+                filled=r["filled"],
+                virtual=r["virtual"],
+                virtual_seats=r["virtual_seats"],
+                failed=r["failed"],
+                forming=r["forming"],
+                cancelled=r["cancelled"],
+                fill_rate=r["fill_rate"],
+            )
+            for r in rows
+        ],
+        totals=TeamReportTotals(**totals),
+    )

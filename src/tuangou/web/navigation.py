@@ -25,6 +25,7 @@ NAV: list[NavItem] = [
     NavItem(_("Master data (admin)"), "admin:index", frozenset({Role.OPERATOR})),
     NavItem(_("Deal review"), "web:deal_review", frozenset({Role.OPERATOR})),
     NavItem(_("Deals"), "web:deal_list", frozenset({Role.OPERATOR, Role.MERCHANT})),
+    NavItem(_("Team buys report"), "web:team_report", frozenset({Role.OPERATOR})),
     NavItem(_("Orders of my deals"), "web:merchant_orders", frozenset({Role.MERCHANT, Role.OPERATOR})),
     NavItem(_("Sales desk"), "web:salesdesk", frozenset({Role.SALES_REP, Role.SALES_DEPT})),
     NavItem(_("Payments"), "web:finance_payments", frozenset({Role.FINANCE})),

@@ -6,6 +6,7 @@ Operators see every deal; a merchant's people see only their merchant's (core.ow
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -316,6 +317,49 @@ def deal_media_action(request: HttpRequest, deal_id: int, media_id: int, action:
     return redirect("web:deal_manage", deal_id=deal.pk)
 
 
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@role_required(Role.OPERATOR)
+def team_report(request: HttpRequest) -> HttpResponse:
+    """拼團 report: per deal, teams filled, completed virtually, failed, forming; Excel export."""
+    from tuangou.deals import exports
+
+    g = request.GET
+    city = g.get("city") or None
+    deal_id = int(g["deal"]) if (g.get("deal") or "").isdigit() else None
+    date_from, date_to = _date(g.get("from")), _date(g.get("to"))
+    rows, totals = selectors.team_report(city=city, deal_id=deal_id, opened_from=date_from, opened_until=date_to)
+    if g.get("format") == "xlsx":
+        response = HttpResponse(
+            exports.team_report_xlsx(rows, totals),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+        response["Content-Disposition"] = 'attachment; filename="team-buys.xlsx"'
+        return response
+    query = "&".join(
+        f"{k}={v}" for k, v in (("city", city), ("deal", deal_id), ("from", date_from), ("to", date_to)) if v
+    )
+    return render(
+        request,
+        "web/deals/team_report.html",
+        {
+            "rows": rows,
+            "totals": totals,
+            "cities": City.objects.all(),
+            "city": city,
+            "deal_id": deal_id,
+            "date_from": date_from,
+            "date_to": date_to,
+            "query": query,
+        },
+    )
+
+
 def _urls() -> list[Any]:
     from django.urls import path
 
@@ -335,6 +379,7 @@ def _urls() -> list[Any]:
         path("backoffice/deals/", deal_list, name="deal_list"),
         path("backoffice/deals/review/", deal_review_queue, name="deal_review"),
         path("backoffice/deals/new/", deal_new, name="deal_new"),
+        path("backoffice/reports/team-buys/", team_report, name="team_report"),
         path("backoffice/deals/<int:deal_id>/", deal_manage, name="deal_manage"),
         path(
             "backoffice/deals/<int:deal_id>/media/<int:media_id>/<str:action>/",

@@ -19,6 +19,7 @@ from tuangou.core.errors import AppError
 from tuangou.core.ownership import get_visible, visible_to
 from tuangou.ledger import selectors as ledger_selectors
 from tuangou.ledger.checks import run_all
+from tuangou.payments import orders as payment_orders
 from tuangou.payments import services
 from tuangou.payments.models import InvoiceRequest, Payment, Refund, SandboxTrade
 from tuangou.payments.providers import LABELS, enabled
@@ -55,7 +56,18 @@ def pay(request: HttpRequest, order_id: int) -> HttpResponse:
         if result.kind == "redirect":
             return HttpResponseRedirect(result.url)
         return redirect("web:payment_detail", payment_id=payment.pk)
-    return render(request, "web/payments/pay.html", {"order_id": order_id, "providers": providers})
+    order = payment_orders.backend().get(order_id)
+    if order is None or order.buyer_id != request.user.pk:
+        raise Http404
+    return render(
+        request,
+        "web/payments/pay.html",
+        {
+            "order": order,
+            "providers": providers,
+            "balance": ledger_selectors.member_balance(int(request.user.pk or 0)),
+        },
+    )
 
 
 @login_required

@@ -239,3 +239,31 @@ def test_deal_form_uploads_images_and_video(client, deal_factory, merchant_admin
     assert r.status_code == 200 and 'id="video-errors"' in r.content.decode()
     page = client.get(f"/backoffice/deals/{deal_id}/").content.decode()
     assert 'id="media-upload"' in page
+
+
+def test_media_answers_byte_ranges_for_video_players(client, deal_factory, merchant_admin, monkeypatch):
+    deal = deal_factory()
+    content = MP4 + bytes(range(256)) * 4
+    (vid,) = services.deal_media_upload(actor=merchant_admin, deal_id=deal.pk, video=video(content=content))
+    size = len(content)
+    r = client.get(vid.src, headers={"Range": "bytes=0-1"})
+    assert r.status_code == 206 and r.content == content[:2]
+    assert r["Content-Range"] == f"bytes 0-1/{size}" and r["Accept-Ranges"] == "bytes"
+    r = client.get(vid.src, headers={"Range": "bytes=100-"})
+    assert r.status_code == 206 and r.content == content[100:]
+    r = client.get(vid.src, headers={"Range": "bytes=-10"})
+    assert r.status_code == 206 and r.content == content[-10:]
+    r = client.get(vid.src, headers={"Range": f"bytes={size}-"})
+    assert r.status_code == 416 and r["Content-Range"] == f"bytes */{size}"
+    monkeypatch.setattr("tuangou.web.views.media.MAX_RANGE", 16)  # a long range is answered in part
+    r = client.get(vid.src, headers={"Range": "bytes=0-"})
+    assert r.status_code == 206 and r.content == content[:16] and r["Content-Range"] == f"bytes 0-15/{size}"
+    assert client.post(vid.src).status_code == 405
+
+
+def test_openapi_describes_the_media_endpoints(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    upload = paths["/api/v1/deals/{deal_id}/media"]
+    assert "multipart/form-data" in upload["post"]["requestBody"]["content"]
+    assert "put" in upload and "delete" in paths["/api/v1/deals/{deal_id}/media/{media_id}"]
+    assert "/api/v1/merchant/orders" in paths and "/api/v1/reports/teams" in paths

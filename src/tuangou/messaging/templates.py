@@ -26,8 +26,10 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
         False,
     ),
     "voucher_issued": (
-        _("[%(site)s] Your voucher for %(deal)s: %(code)s%(password_text)s, valid %(valid_from)s to "
-          "%(valid_until)s. Show it at the store."),
+        _(
+            "[%(site)s] Your voucher for %(deal)s: %(code)s%(password_text)s, valid %(valid_from)s to "
+            "%(valid_until)s. Show it at the store."
+        ),
         True,
     ),
     "voucher_verified": (

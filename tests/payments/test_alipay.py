@@ -98,7 +98,7 @@ def test_bad_notifications_change_nothing(alipay, fake_orders, member, override,
 def test_query_reconciles_and_refund_reuses_out_request_no(alipay, fake_orders, member, monkeypatch) -> None:
     order, payment, _start = _paid(alipay, fake_orders, member)
     assert services.payment_reconcile(payment_id=payment.pk).status == Payment.Status.SUCCEEDED
-    calls = []
+    calls: list[int] = []
     original = services.refund_record
 
     def record_dies_once(**kwargs):

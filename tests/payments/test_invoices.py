@@ -44,7 +44,7 @@ def _paid(fake_orders: Any, buyer: User, amount: str = "120.00") -> Payment:
 def _client(user: User) -> Client:
     client = Client()
     client.force_login(user)
-    client.cookies["django_language"] = "en"
+    client.cookies["tuangou_language"] = "en"  # the language switch
     return client
 
 

@@ -173,7 +173,8 @@ def test_stuck_refund_is_retried_by_finance_with_the_same_number(fake_orders, me
     _payment, start = services.payment_start(buyer=member, provider="sandbox", order_id=order.id)
     _pay_through_cashier(Client(), start.url)
     settings.SANDBOX_REFUNDS_FAIL = True
-    refund = services.deal_failed_refund(order_ids=[order.id]) and Refund.objects.get()
+    assert services.deal_failed_refund(order_ids=[order.id]) == 1
+    refund = Refund.objects.get()
     assert refund.status == Refund.Status.FAILED
     assert selectors.balance("refunds_in_flight", order_id=order.id) == Decimal("-40.00")
     finance = make_user(Role.FINANCE)

@@ -136,7 +136,9 @@ def test_rules_of_issuing(fake_orders, member, make_user) -> None:
     assert again.status == "requested"
 
 
-def test_api_lists_my_requests_with_their_progress_and_openapi_describes_them(api, fake_orders, member) -> None:
+def test_api_lists_my_requests_with_their_progress_and_openapi_describes_them(
+    api, fake_orders, member, make_user
+) -> None:
     payment = _paid(fake_orders, member)
     client = api.as_user(member)
     made = client.post(
@@ -155,3 +157,17 @@ def test_api_lists_my_requests_with_their_progress_and_openapi_describes_them(ap
     assert "get" in doc["paths"]["/api/v1/me/invoice-requests"]
     fields = doc["components"]["schemas"]["InvoiceOut"]["properties"]
     assert {"number", "status", "note", "issued_at", "sent_at", "amount"} <= set(fields)
+    for path in ("", "/{invoice_id}/issue", "/{invoice_id}/sent", "/{invoice_id}/reject"):
+        assert f"/api/v1/finance/invoice-requests{path}" in doc["paths"]
+
+    invoice_id = made.json()["id"]
+    assert client.get("/api/v1/finance/invoice-requests").status_code == 403  # members are not finance
+    finance = api.__class__().as_user(make_user(Role.FINANCE))
+    assert [i["id"] for i in finance.get("/api/v1/finance/invoice-requests").json()] == [invoice_id]
+    base = f"/api/v1/finance/invoice-requests/{invoice_id}"
+    too_much = finance.post(f"{base}/issue", {"number": "F1", "amount": "999.00", "title": "某某公司"})
+    assert too_much.status_code == 400 and "amount" in too_much.json()["errors"]
+    issued = finance.post(f"{base}/issue", {"number": "F1", "amount": "120.00", "title": "某某公司"})
+    assert issued.status_code == 200 and issued.json()["number"] == "F1"
+    assert finance.post(f"{base}/sent").json()["status"] == "sent"
+    assert client.get("/api/v1/me/invoice-requests").json()[0]["status"] == "sent"

@@ -12,8 +12,9 @@ from django.urls import reverse
 from ninja import Router, Schema, Status
 from pydantic import Field
 
+from tuangou.accounts.roles import Role
 from tuangou.api.schemas import ERRORS, Money
-from tuangou.core.ownership import get_visible, require_login
+from tuangou.core.ownership import get_visible, require_login, require_role, visible_to
 from tuangou.ledger import selectors as ledger_selectors
 from tuangou.payments import services
 from tuangou.payments.models import InvoiceRequest, Payment
@@ -150,3 +151,40 @@ def request_invoice(request: HttpRequest, order_id: int, payload: InvoiceIn) -> 
 def my_invoices(request: HttpRequest) -> Any:
     require_login(request.user)
     return list(InvoiceRequest.objects.filter(buyer_id=request.user.pk))
+
+
+# --- finance: working through invoice requests ---------------------------------------------------
+
+
+class InvoiceIssueIn(Schema):
+    number: str = Field(max_length=40, description="the invoice number (unique)")
+    amount: Decimal = Field(gt=0, description="at most what was paid and not refunded")
+    title: str = Field(max_length=120)
+    tax_number: str = Field("", max_length=30)
+
+
+class InvoiceRejectIn(Schema):
+    note: str = Field(max_length=200)
+
+
+@router.get("/finance/invoice-requests", response={200: list[InvoiceOut], **ERRORS})
+def finance_invoices(request: HttpRequest, status: str = "requested") -> Any:
+    """Finance: invoice requests by status (requested, issued, sent, rejected; empty for all)."""
+    require_role(request.user, Role.FINANCE)
+    queryset = visible_to(InvoiceRequest.objects.all(), request.user)
+    return list((queryset.filter(status=status) if status else queryset)[:200])
+
+
+@router.post("/finance/invoice-requests/{invoice_id}/issue", response={200: InvoiceOut, **ERRORS})
+def issue_invoice(request: HttpRequest, invoice_id: int, payload: InvoiceIssueIn) -> Any:
+    return services.invoice_request_issue(invoice_id=invoice_id, actor=request.user, **payload.dict())
+
+
+@router.post("/finance/invoice-requests/{invoice_id}/sent", response={200: InvoiceOut, **ERRORS})
+def invoice_sent(request: HttpRequest, invoice_id: int) -> Any:
+    return services.invoice_request_mark_sent(invoice_id=invoice_id, actor=request.user)
+
+
+@router.post("/finance/invoice-requests/{invoice_id}/reject", response={200: InvoiceOut, **ERRORS})
+def reject_invoice(request: HttpRequest, invoice_id: int, payload: InvoiceRejectIn) -> Any:
+    return services.invoice_request_reject(invoice_id=invoice_id, actor=request.user, note=payload.note)

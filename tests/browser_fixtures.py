@@ -1,4 +1,5 @@
-"""Browser tests: Playwright for Python driving Debian's Chromium (no browser download)."""
+"""Browser fixtures shared by every browser test (loaded by tests/conftest.py): Playwright for Python
+driving Debian's Chromium, one instance for the whole session."""
 
 import os
 import shutil

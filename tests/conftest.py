@@ -20,6 +20,8 @@ from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
 from tuangou.accounts.services import api_token_create, roles_sync, user_grant_role
 
+pytest_plugins = ["tests.browser_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "correct-horse-battery-9"
 

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import browser, page  # noqa: F401 - fixtures
 from tuangou.accounts.models import User
 from tuangou.salesdesk import services
 from tuangou.salesdesk.models import Customer, Order
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_signature_drawn_on_the_phone_is_stored(
-    page,  # noqa: F811
+    page,
     live_server,
     take: Callable[..., Order],
     rep: User,
@@ -66,7 +65,7 @@ def _at(pg: Any, state: str) -> None:
 
 
 def test_rep_and_department_take_an_order_through_all_eight_steps(
-    page,  # noqa: F811
+    page,
     live_server,
     rep: User,
     dept: User,

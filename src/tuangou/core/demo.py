@@ -59,8 +59,9 @@ def demo_load() -> list[tuple[str, str, str]]:
         site.public_security_number = "滬公網安備 31000000000000號"
         site.service_phone = "400-000-0000"
         site.save()
-    cities = {slug: City.objects.get_or_create(slug=slug, defaults={"name": n, "position": p})[0]
-              for slug, n, p in CITIES}
+    cities = {
+        slug: City.objects.get_or_create(slug=slug, defaults={"name": n, "position": p})[0] for slug, n, p in CITIES
+    }
     for slug, name, pos in CATEGORIES:
         Category.objects.get_or_create(slug=slug, defaults={"name": name, "position": pos})
     users = {}
@@ -72,20 +73,31 @@ def demo_load() -> list[tuple[str, str, str]]:
         users[role] = user
     hotpot, _ = Merchant.objects.get_or_create(
         slug="laojie-hotpot",
-        defaults={"name": "老街火鍋", "city": cities["shanghai"], "phone": "021-60000001",
-                  "description": "正宗川味火鍋，二十年老店。"},
+        defaults={
+            "name": "老街火鍋",
+            "city": cities["shanghai"],
+            "phone": "021-60000001",
+            "description": "正宗川味火鍋，二十年老店。",
+        },
     )
     store, _ = Store.objects.get_or_create(
-        merchant=hotpot, name="人民廣場店",
+        merchant=hotpot,
+        name="人民廣場店",
         defaults={"address": "上海市黃浦區南京東路100號", "opening_hours": "10:00-22:00"},
     )
     Store.objects.get_or_create(
-        merchant=hotpot, name="徐家匯店", defaults={"address": "上海市徐匯區漕溪北路200號", "opening_hours": "10:00-22:00"}
+        merchant=hotpot,
+        name="徐家匯店",
+        defaults={"address": "上海市徐匯區漕溪北路200號", "opening_hours": "10:00-22:00"},
     )
     spa, _ = Merchant.objects.get_or_create(
         slug="xihu-spa",
-        defaults={"name": "西湖水療會所", "city": cities["hangzhou"], "kind": Merchant.Kind.COMPANY,
-                  "description": "湖畔水療與按摩。"},
+        defaults={
+            "name": "西湖水療會所",
+            "city": cities["hangzhou"],
+            "kind": Merchant.Kind.COMPANY,
+            "description": "湖畔水療與按摩。",
+        },
     )
     Store.objects.get_or_create(merchant=spa, name="湖濱店", defaults={"address": "杭州市上城區湖濱路1號"})
     Merchant.objects.get_or_create(

@@ -4,13 +4,14 @@ The chain of a join (each step small and named, OrderCreator-style):
 
 1. check the request (quantity, the deal on sale, the member's conditions);
 2. ask the Redis gate, if there is one, to turn a sold-out request away early;
-3. in one short transaction: reserve stock with a guarded UPDATE
-   (``reserved_units + sold_units + n <= stock``), reserve the member's quota with a guarded
-   UPDATE (``reserved + paid + n <= limit``), take a team seat likewise, create the order and
-   remember the Idempotency-Key. Any refusal rolls all of it back.
+3. in one short transaction: claim the Idempotency-Key first (a second request with the same
+   key waits here until the first commits, then gets its order), reserve stock with a guarded
+   UPDATE (``reserved_units + sold_units + n <= stock``), reserve the member's quota with a
+   guarded UPDATE (``reserved + paid + n <= limit``), take a team seat likewise, create the
+   order and point the key at it. Any refusal rolls all of it back, the key included.
 
-Rows are locked in one order everywhere — order, deal, team, member row — so two buyers never
-deadlock. Quantity sold counts paid orders only (S5); reserved units hold stock for unpaid
+Rows are locked in one order everywhere — (Idempotency-Key,) order, deal, team, member row — so
+two buyers never deadlock. Quantity sold counts paid orders only (S5); reserved units hold stock for unpaid
 orders until they expire and give it back.
 """
 
@@ -23,7 +24,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -77,6 +78,35 @@ def _check_key(key: str | None) -> str | None:
     if len(key) > 100:
         raise ValidationFailed.field("Idempotency-Key", _("At most 100 characters."), code="invalid_idempotency_key")
     return key
+
+
+def _claim_key(user: Any, key: str, fingerprint: str, now: dt.datetime) -> Order | None:
+    """Claim the Idempotency-Key: the first write of a join's transaction.
+
+    ``INSERT … ON CONFLICT DO NOTHING``: while a request with the same key is still in its
+    transaction, PostgreSQL makes this one wait on the unique index until it ends. It committed:
+    nothing is inserted, and its order is returned (a different request with the key: 409). It
+    rolled back (refused): this request now holds the key and goes on (returns None).
+    """
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in ("user_id", "key", "scope", "fingerprint", "created_at"))
+    conflict = ", ".join(connection.ops.quote_name(c) for c in ("user_id", "key"))
+    # Identifiers from the model, quoted; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {connection.ops.quote_name('id')}"
+    )
+    for _attempt in range(3):
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [user.pk, key, "order", fingerprint, connection.ops.adapt_datetimefield_value(now)])
+            if cursor.fetchone() is not None:
+                return None
+        # A fresh statement sees the row the other request committed (READ COMMITTED).
+        earlier = _replay(user, key, fingerprint)
+        if earlier is not None:
+            return earlier
+        # The row went away in between (its order was deleted): claim again.
+    raise Conflict(_("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused")
 
 
 def _check_conditions(deal: Deal, user: Any) -> None:
@@ -148,13 +178,21 @@ def _place(
     fingerprint: str,
     team: Team | None = None,
     is_leader: bool = False,
+    key_claimed: bool = False,
 ) -> Order:
     now = _now()
-    held = gate.take(deal.pk, quantity)
-    if held == gate.SOLD_OUT:
-        raise Conflict(_("Sold out."), code="sold_out")
+    held: str | None = None
     try:
         with transaction.atomic():
+            # The key before anything else: a concurrent retry waits here, holding no other lock,
+            # and then replays the first request's order instead of being refused by its effects.
+            if idempotency_key and not key_claimed:
+                earlier = _claim_key(actor, idempotency_key, fingerprint, now)
+                if earlier is not None:
+                    return earlier
+            held = gate.take(deal.pk, quantity)
+            if held == gate.SOLD_OUT:
+                raise Conflict(_("Sold out."), code="sold_out")
             _reserve_stock(deal, quantity)
             if team is not None:
                 _take_seat(team)
@@ -171,18 +209,8 @@ def _place(
                 expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
             )
             if idempotency_key:
-                IdempotencyKey.objects.create(
-                    user=actor, key=idempotency_key, scope="order", fingerprint=fingerprint, order=order
-                )
+                IdempotencyKey.objects.filter(user=actor, key=idempotency_key).update(order=order)
             audit("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
-    except IntegrityError:
-        if held == gate.TAKEN:
-            gate.give(deal.pk, quantity)
-        # Two requests with one Idempotency-Key raced: the other one won; return its order.
-        replay = _replay(actor, idempotency_key, fingerprint)
-        if replay is not None:
-            return replay
-        raise
     except Exception:
         if held == gate.TAKEN:
             gate.give(deal.pk, quantity)
@@ -245,6 +273,9 @@ def team_open(*, actor: Any, deal_id: int, idempotency_key: str | None = None) -
     _check_on_sale(deal, _now())
     _check_conditions(deal, actor)
     with transaction.atomic():
+        # The key first, so that a concurrent retry opens no second (empty) team.
+        if key and (earlier := _claim_key(actor, key, fingerprint, _now())) is not None:
+            return earlier
         team = Team.objects.create(deal=deal, leader=actor, size=deal.team_size or 2)
         audit("team_buy.open", actor=actor, obj=team, deal=deal.pk)
         return _place(
@@ -256,6 +287,7 @@ def team_open(*, actor: Any, deal_id: int, idempotency_key: str | None = None) -
             fingerprint=fingerprint,
             team=team,
             is_leader=True,
+            key_claimed=True,
         )
 
 

@@ -1,0 +1,111 @@
+"""A client retrying: the same Idempotency-Key arrives ten times at the same moment (PostgreSQL).
+
+The member is at their limit minus one, so any request that got past the key to the quota would
+be refused with ``over_limit``. Claiming the key first makes the retries wait on its unique index
+until the first request commits, and then answer with its order: one order, every response the
+same order id.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from tests.conftest import ApiClient
+from tests.deals.factories import make_deal, make_merchant
+from tuangou.accounts.roles import Role
+from tuangou.accounts.services import api_token_create
+from tuangou.deals.models import Deal
+from tuangou.orders import services as order_services
+from tuangou.orders.models import IdempotencyKey, Order
+
+THREADS = 10
+
+
+def _race(deal: Deal, token: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    barrier = threading.Barrier(len(bodies))
+    results: list[tuple[int, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def send(body: dict[str, Any]) -> None:
+        client = ApiClient()
+        client.token = token
+        barrier.wait()
+        try:
+            r = client.post(f"/api/v1/deals/{deal.pk}/orders", body, headers={"Idempotency-Key": "retry-1"})
+            result = (r.status_code, r.json())
+        except Exception as exc:  # anything else fails the test below
+            result = (0, {"crash": f"{type(exc).__name__}: {exc}"})
+        finally:
+            connection.close()
+        with lock:
+            results.append(result)
+
+    threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def slow_first_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hold each join's transaction open a moment, so that the retries surely arrive before it commits."""
+    real = order_services._reserve_stock
+
+    def slow(deal: Deal, quantity: int) -> None:
+        real(deal, quantity)
+        time.sleep(0.2)
+
+    monkeypatch.setattr(order_services, "_reserve_stock", slow)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings, slow_first_statement):
+    settings.REDIS_URL = ""
+    deal = make_deal(
+        merchant=make_merchant(admin=make_user(Role.MERCHANT)), operator=operator, stock=50, per_member_limit=2
+    )
+    member = make_user(Role.MEMBER)
+    order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1)  # at the limit minus one
+    token = api_token_create(user=member, name="race")
+
+    results = _race(deal, token, [{"quantity": 1}] * THREADS)
+
+    assert len(results) == THREADS
+    assert all(status in (200, 201) for status, _ in results), results
+    ids = {body["id"] for _, body in results}
+    assert len(ids) == 1, results
+    assert Order.objects.filter(deal=deal).count() == 2  # the earlier one and this one
+    assert IdempotencyKey.objects.get(user=member, key="retry-1").order_id == ids.pop()
+    deal.refresh_from_db()
+    assert deal.reserved_units == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reuse_with_another_body_gets_409(make_user, operator, settings, slow_first_statement):
+    settings.REDIS_URL = ""
+    deal = make_deal(
+        merchant=make_merchant(admin=make_user(Role.MERCHANT)), operator=operator, stock=50, per_member_limit=5
+    )
+    member = make_user(Role.MEMBER)
+    token = api_token_create(user=member, name="race")
+
+    results = _race(deal, token, [{"quantity": 1}] * 5 + [{"quantity": 2}] * 5)
+
+    order = Order.objects.get(deal=deal)  # exactly one, whichever body won
+    for status, body in results:
+        if status in (200, 201):
+            assert body["id"] == order.pk and body["quantity"] == order.quantity, results
+        else:
+            assert status == 409 and body["code"] == "idempotency_key_reused", results
+    assert sum(1 for status, _ in results if status == 409) == 5, results
+    deal.refresh_from_db()
+    assert deal.reserved_units == order.quantity

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone, translation
 
 from tuangou.core import jobs
+from tuangou.core.models import SiteSettings
 from tuangou.messaging import templates
 from tuangou.messaging.models import OutboxMessage
 from tuangou.messaging.providers import get_provider
 
 MAX_ATTEMPTS = 5
+# messages per INSERT and per delivery job in `message_send_many`
+SEND_BATCH = 500
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for `message_send_many`; `language` defaults to the active one."""
+
+    to: str
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
 
 
 def message_send(*, to: str, template: str, params: dict[str, Any], language: str | None = None) -> OutboxMessage:
@@ -26,17 +41,49 @@ def message_send(*, to: str, template: str, params: dict[str, Any], language: st
     return message
 
 
-def message_deliver(*, message_id: int) -> OutboxMessage:
-    """Send one queued message through the configured provider. Sent messages are not sent again.
+def message_send_many(*, messages: Iterable[Outgoing], batch_size: int = SEND_BATCH) -> list[int]:
+    """Put many messages in the outbox: one INSERT and one delivery job per batch, delivered
+    after the surrounding transaction commits, each message once (as `message_deliver`).
+    Returns the new messages' ids in the order given."""
+    default = translation.get_language() or "zh-hant"
+    site: str | None = None
+    ids: list[int] = []
+    batch: list[OutboxMessage] = []
 
-    Raises on a provider failure while attempts remain, so the job runner retries with back-off.
-    """
+    def flush() -> None:
+        if not batch:
+            return
+        made = OutboxMessage.objects.bulk_create(batch)
+        got = [m.pk for m in made]
+        if None in got:  # pragma: no cover - a database without INSERT … RETURNING
+            raise RuntimeError("bulk_create did not return the outbox ids")
+        jobs.enqueue("messaging.deliver_batch", message_ids=got)
+        ids.extend(got)
+        batch.clear()
+
+    for m in messages:
+        if site is None:
+            site = SiteSettings.current().name
+        lang = m.language or default
+        body, sensitive = templates.render(m.template, m.params, lang, site=site)
+        batch.append(
+            OutboxMessage(to=m.to, template=m.template, params=m.params, body=body, language=lang, sensitive=sensitive)
+        )
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return ids
+
+
+def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
+    """Send one queued message: (the message, the provider's failure while attempts remain).
+    The message is None when there is no such row."""
     failure: Exception | None = None
     with transaction.atomic():
         # The row lock makes two runners of the same job take turns; the second finds it sent.
-        message = OutboxMessage.objects.select_for_update().get(pk=message_id)
-        if message.status != OutboxMessage.Status.QUEUED:
-            return message
+        message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
+        if message is None or message.status != OutboxMessage.Status.QUEUED:
+            return message, None
         provider = get_provider()
         message.attempts += 1
         message.provider = provider.name
@@ -54,5 +101,36 @@ def message_deliver(*, message_id: int) -> OutboxMessage:
             message.last_error = ""
         message.save()
     if failure is not None and message.status == OutboxMessage.Status.QUEUED:
+        return message, failure
+    return message, None
+
+
+def message_deliver(*, message_id: int) -> OutboxMessage:
+    """Send one queued message through the configured provider. Sent messages are not sent again.
+
+    Raises on a provider failure while attempts remain, so the job runner retries with back-off.
+    """
+    message, failure = _deliver(message_id)
+    if message is None:
+        raise OutboxMessage.DoesNotExist(f"no outbox message {message_id}")
+    if failure is not None:
         raise failure
     return message
+
+
+def messages_deliver(*, message_ids: Sequence[int]) -> int:
+    """Deliver a batch queued by `message_send_many`, each message as `message_deliver` does (its
+    own row lock and transaction; a sent or failed one is skipped). After trying them all, raises
+    the first provider failure while a message still has attempts left, so the job is retried and
+    the retry sends only what is still queued. Returns how many of them are sent."""
+    sent = 0
+    first: Exception | None = None
+    for message_id in message_ids:
+        message, failure = _deliver(message_id)
+        if failure is not None:
+            first = first or failure
+        elif message is not None and message.status == OutboxMessage.Status.SENT:
+            sent += 1
+    if first is not None:
+        raise first
+    return sent

@@ -43,10 +43,11 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
 }
 
 
-def render(template: str, params: dict[str, Any], language: str) -> tuple[str, bool]:
+def render(template: str, params: dict[str, Any], language: str, *, site: str | None = None) -> tuple[str, bool]:
+    """The text of one message in `language`; `site` (the site's name) saves a query when rendering many."""
     text, sensitive = TEMPLATES[template]
     with translation.override(language):
-        values = {"site": SiteSettings.current().name, **params}
+        values = {"site": SiteSettings.current().name if site is None else site, **params}
         return str(text) % values, sensitive
 
 

@@ -29,7 +29,7 @@ from tuangou.core.money import money
 from tuangou.core.time import local_date
 from tuangou.core.workflow.engine import create_in_state, transition, transition_many
 from tuangou.merchants.models import MerchantMember, Store
-from tuangou.messaging.services import message_send
+from tuangou.messaging.services import Outgoing, message_send, message_send_many
 from tuangou.vouchers import codes
 from tuangou.vouchers.models import Redemption, Voucher, WrongCode
 from tuangou.vouchers.process import VOUCHER
@@ -44,6 +44,8 @@ LOCKOUT_WINDOW = dt.timedelta(minutes=15)
 # Every verification attempt of one store, right or wrong (a fast scanner is ~1 a second).
 STORE_ATTEMPTS = (60, 60)
 ISSUE_BATCH = 500
+# vouchers whose issue SMS are queued per transaction (one outbox INSERT, one delivery job)
+NOTIFY_BATCH = 500
 
 
 def undo_window() -> dt.timedelta:
@@ -205,35 +207,64 @@ def deal_requires_password(deal: Any) -> bool:
 
 
 def vouchers_notify_new(*, deal_id: int) -> int:
-    """Send the issue SMS of every voucher of the deal not yet sent (once each, even when racing)."""
+    """Send the issue SMS of every voucher of the deal not yet sent (once each, even when racing).
+
+    A batch at a time, in primary-key order: the batch's unsent vouchers are locked, marked sent
+    and their SMS queued with one outbox INSERT and one delivery job, in one transaction. A
+    racing runner waits for the lock and then finds those vouchers sent."""
+    from tuangou.deals.models import Deal
+
+    title = Deal.objects.filter(pk=deal_id).values_list("title", flat=True).first() or ""
     sent = 0
-    for voucher in (
-        Voucher.objects.filter(deal_id=deal_id, sms_sent=0, state="issued")
-        .select_related("deal", "user")
-        .order_by("pk")
-        .iterator()
-    ):
+    after = 0
+    while True:
         with transaction.atomic():
-            if not Voucher.objects.filter(pk=voucher.pk, sms_sent=0).update(sms_sent=1):
-                continue
-            _send_voucher_sms(voucher)
-        sent += 1
+            # plain values, not models: the deal's title is the same for all, the member's mobile joined
+            batch = list(
+                Voucher.objects.select_for_update(of=("self",))
+                .filter(deal_id=deal_id, sms_sent=0, state="issued", pk__gt=after)
+                .order_by("pk")
+                .values_list("pk", "code", "password", "valid_from", "valid_until", "user__mobile")[:NOTIFY_BATCH]
+            )
+            if not batch:
+                break
+            after = batch[-1][0]
+            Voucher.objects.filter(pk__in=[row[0] for row in batch]).update(sms_sent=1)
+            message_send_many(
+                messages=[
+                    _issued_sms(to=mobile, deal=title, code=code, password=password, valid=(start, end))
+                    for _pk, code, password, start, end, mobile in batch
+                ],
+                batch_size=NOTIFY_BATCH,
+            )
+        sent += len(batch)
     return sent
 
 
-def _send_voucher_sms(voucher: Voucher) -> None:
-    password_text = (_(", password %(password)s") % {"password": voucher.password}) if voucher.password else ""
-    message_send(
-        to=voucher.user.mobile,
+def _issued_sms(*, to: str, deal: str, code: str, password: str, valid: tuple[dt.date, dt.date]) -> Outgoing:
+    password_text = (_(", password %(password)s") % {"password": password}) if password else ""
+    return Outgoing(
+        to=to,
         template="voucher_issued",
         params={
-            "deal": voucher.deal.title,
-            "code": voucher.display_code,
+            "deal": deal,
+            "code": codes.display(code),
             "password_text": password_text,
-            "valid_from": voucher.valid_from.isoformat(),
-            "valid_until": voucher.valid_until.isoformat(),
+            "valid_from": valid[0].isoformat(),
+            "valid_until": valid[1].isoformat(),
         },
     )
+
+
+def _send_voucher_sms(voucher: Voucher) -> None:
+    sms = _issued_sms(
+        to=voucher.user.mobile,
+        deal=voucher.deal.title,
+        code=voucher.code,
+        password=voucher.password,
+        valid=(voucher.valid_from, voucher.valid_until),
+    )
+    message_send(to=sms.to, template=sms.template, params=sms.params)
 
 
 def voucher_resend(*, actor: Any, voucher_id: int) -> Voucher:
@@ -507,3 +538,12 @@ def vouchers_settle(*, voucher_ids: Iterable[int], statement_number: str) -> lis
     Returns the ids that were still ``used`` and moved (in primary-key order, so two drafts never
     deadlock)."""
     return transition_many(Voucher, "settle", ids=voucher_ids, source="used", note=statement_number).moved
+
+
+def vouchers_settle_used(
+    *, merchant_id: int, since: dt.datetime, until: dt.datetime, statement_number: str
+) -> list[int]:
+    """Every voucher of the merchant used in [since, until) and still ``used`` becomes ``settled``,
+    in bulk through the engine (locked and moved in key order); returns their ids in key order."""
+    used = Voucher.objects.filter(merchant_id=merchant_id, state="used", used_at__gte=since, used_at__lt=until)
+    return transition_many(used, "settle", source="used", note=statement_number).moved

@@ -1,0 +1,166 @@
+"""The outbox: one message or many at once, each delivered once, failures retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+
+from tuangou.core import jobs
+from tuangou.messaging import services
+from tuangou.messaging.models import OutboxMessage
+from tuangou.messaging.providers import PROVIDERS, SendResult
+
+pytestmark = pytest.mark.django_db
+
+PARAMS = {"amount": "¥19.90", "order": "A1", "deal": "火鍋"}
+
+
+class Flaky:
+    """Fails for the numbers in `failing`, sends the others; records what it sent."""
+
+    name = "flaky"
+    failing: set[str] = set()
+    sent: list[str] = []
+
+    def send(self, *, to: str, text: str, template: str, params: dict[str, object]) -> SendResult:
+        if to in Flaky.failing:
+            raise ConnectionError("provider down")
+        Flaky.sent.append(to)
+        return SendResult(provider_ref=f"flaky-{to}")
+
+
+@pytest.fixture
+def flaky(settings: Any, monkeypatch: pytest.MonkeyPatch) -> type[Flaky]:
+    monkeypatch.setitem(PROVIDERS, "flaky", Flaky)
+    settings.SMS_PROVIDER = "flaky"
+    Flaky.failing, Flaky.sent = set(), []
+    return Flaky
+
+
+def _many(n: int, **extra: Any) -> list[services.Outgoing]:
+    return [
+        services.Outgoing(
+            to=f"1380000{i:04d}", template="payment_received", params={**PARAMS, "order": f"A{i}"}, **extra
+        )
+        for i in range(n)
+    ]
+
+
+def test_send_many_renders_each_and_queues_one_job_per_batch(
+    flaky: type[Flaky], django_capture_on_commit_callbacks: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(jobs, "_dispatch", lambda name, kwargs: queued.append((name, kwargs)))
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
+        ids = services.message_send_many(messages=_many(5), batch_size=2)
+    inserts = [x for x in q.captured_queries if x["sql"].startswith("INSERT") and "messaging_outboxmessage" in x["sql"]]
+    assert len(inserts) == 3  # 2 + 2 + 1
+    assert [name for name, _ in queued] == ["messaging.deliver_batch"] * 3
+    assert [i for _, kw in queued for i in kw["message_ids"]] == ids
+    rows = list(OutboxMessage.objects.filter(pk__in=ids).order_by("pk"))
+    assert [m.to for m in rows] == [f"1380000{i:04d}" for i in range(5)]
+    assert all(m.status == "queued" for m in rows)
+    assert "A3" in rows[3].body and "¥19.90" in rows[3].body
+    assert all(m.body == services.templates.render(m.template, m.params, m.language)[0] for m in rows)
+
+
+def test_send_many_delivers_each_once_after_commit(flaky: type[Flaky], django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        ids = services.message_send_many(messages=_many(3))
+        assert flaky.sent == []
+    assert sorted(flaky.sent) == [f"1380000{i:04d}" for i in range(3)]
+    assert set(OutboxMessage.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+    # the job again (a redelivered Celery message): nothing is sent twice
+    jobs.run_now("messaging.deliver_batch", message_ids=ids)
+    services.message_deliver(message_id=ids[0])
+    assert len(flaky.sent) == 3
+
+
+def test_send_many_in_a_rolled_back_transaction_sends_nothing(
+    flaky: type[Flaky], django_capture_on_commit_callbacks: Any
+) -> None:
+    from django.db import transaction
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.message_send_many(messages=_many(2))
+        raise RuntimeError("rolled back")
+    assert callbacks == [] and flaky.sent == [] and not OutboxMessage.objects.exists()
+
+
+def test_language_per_message_or_the_active_one(flaky: type[Flaky]) -> None:
+    with translation.override("en"):
+        ids = services.message_send_many(
+            messages=[
+                *_many(1),
+                services.Outgoing(to="13900000000", template="payment_received", params=PARAMS, language="zh-hans"),
+            ]
+        )
+    langs = dict(OutboxMessage.objects.filter(pk__in=ids).values_list("to", "language"))
+    assert langs == {"13800000000": "en", "13900000000": "zh-hans"}
+
+
+def test_send_many_of_nothing_queues_nothing(flaky: type[Flaky], django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.message_send_many(messages=[]) == []
+    assert callbacks == []
+
+
+def test_a_failing_message_retries_alone_and_fails_after_the_last_attempt(flaky: type[Flaky]) -> None:
+    ids = [m.pk for m in _queued(3)]
+    flaky.failing = {"13800000001"}
+    with pytest.raises(ConnectionError):
+        services.messages_deliver(message_ids=ids)
+    # the others went out once; the failing one is still queued with one attempt
+    assert sorted(flaky.sent) == ["13800000000", "13800000002"]
+    failing = OutboxMessage.objects.get(to="13800000001")
+    assert (failing.status, failing.attempts) == ("queued", 1) and "provider down" in failing.last_error
+    for _ in range(services.MAX_ATTEMPTS - 2):
+        with pytest.raises(ConnectionError):
+            services.messages_deliver(message_ids=ids)
+    # the last attempt marks it failed and the job stops retrying (no raise)
+    assert services.messages_deliver(message_ids=ids) == 2
+    failing.refresh_from_db()
+    assert (failing.status, failing.attempts) == ("failed", services.MAX_ATTEMPTS)
+    assert sorted(flaky.sent) == ["13800000000", "13800000002"]
+
+
+def test_a_retry_sends_what_failed_once_the_provider_is_back(flaky: type[Flaky]) -> None:
+    ids = [m.pk for m in _queued(2)]
+    flaky.failing = {"13800000000"}
+    with pytest.raises(ConnectionError):
+        services.messages_deliver(message_ids=ids)
+    flaky.failing = set()
+    assert services.messages_deliver(message_ids=ids) == 2
+    assert flaky.sent == ["13800000001", "13800000000"]
+
+
+def test_single_message_path_unchanged(flaky: type[Flaky], django_capture_on_commit_callbacks: Any) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        message = services.message_send(to="13800000009", template="payment_received", params=PARAMS)
+    message.refresh_from_db()
+    assert message.status == "sent" and flaky.sent == ["13800000009"]
+    flaky.failing = {"13800000008"}
+    other = services.message_send(to="13800000008", template="payment_received", params=PARAMS)
+    with pytest.raises(ConnectionError):
+        services.message_deliver(message_id=other.pk)
+    other.refresh_from_db()
+    assert (other.status, other.attempts) == ("queued", 1)
+    with pytest.raises(OutboxMessage.DoesNotExist):
+        services.message_deliver(message_id=other.pk + 1000)
+
+
+def _queued(n: int) -> list[OutboxMessage]:
+    return [
+        OutboxMessage.objects.create(
+            to=f"1380000{i:04d}", template="payment_received", params=PARAMS, body="x", language="en"
+        )
+        for i in range(n)
+    ]

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, NotFound, ValidationFailed
-from tuangou.core.money import ZERO, money
+from tuangou.core.money import ZERO, MoneyField, money
 from tuangou.core.ownership import has_role, require_role
 from tuangou.core.time import local_date
 from tuangou.core.workflow.engine import transition
@@ -166,54 +166,87 @@ def statement_generate(
 
 
 def _add_lines(statement: Statement, terms: Terms) -> None:
+    """The statement's lines, one per voucher, written in SQL (``INSERT … SELECT`` from the
+    vouchers); the commission is then set per group of lines with the same deal, units and
+    amount (a GROUP BY over the lines, `commission_for` once per group, one UPDATE per chunk of
+    groups), so a line's commission is exactly what `commission_for` gives for its voucher."""
     from tuangou.vouchers.models import Voucher
-    from tuangou.vouchers.services import vouchers_settle
+    from tuangou.vouchers.services import vouchers_settle_used
 
     since, until = _bounds(statement.period_start, statement.period_end)
-    mine = Voucher.objects.filter(merchant_id=statement.merchant_id).select_related("deal")
-    lines: list[StatementLine] = []
+    mine = Voucher.objects.filter(merchant_id=statement.merchant_id)
     if statement.basis == Statement.Basis.VERIFIED:
-        vouchers = list(
-            mine.select_for_update(of=("self",))
-            .filter(state="used", used_at__gte=since, used_at__lt=until)
-            .order_by("pk")
+        settled = vouchers_settle_used(
+            merchant_id=statement.merchant_id, since=since, until=until, statement_number=statement.number
         )
-        vouchers_settle(voucher_ids=[v.pk for v in vouchers], statement_number=statement.number)
-        lines += [
-            StatementLine(
-                statement=statement,
-                voucher=v,
-                order_id=v.order_id,
-                deal=v.deal,
-                units=v.units,
-                amount=v.amount,
-                at=v.used_at or until,
-                commission=commission_for(amount=v.amount, units=v.units, deal=v.deal, terms=terms),
-            )
-            for v in vouchers
-        ]
+        _insert_lines(statement, StatementLine.Kind.SALE, "used_at", until, ids=settled)
     else:
         on_sale_lines = StatementLine.objects.filter(kind=StatementLine.Kind.SALE).values("voucher")
         sold = mine.filter(issued_at__gte=since, issued_at__lt=until).exclude(pk__in=on_sale_lines)
         refunded = mine.filter(
             state="refunded", closed_at__gte=since, closed_at__lt=until, pk__in=on_sale_lines
         ).exclude(pk__in=StatementLine.objects.filter(kind=StatementLine.Kind.REFUND).values("voucher"))
-        for kind, chosen in ((StatementLine.Kind.SALE, sold), (StatementLine.Kind.REFUND, refunded)):
-            lines += [
-                StatementLine(
-                    statement=statement,
-                    kind=kind,
-                    voucher=v,
-                    order_id=v.order_id,
-                    deal=v.deal,
-                    units=v.units,
-                    amount=v.amount,
-                    at=(v.issued_at if kind == "sale" else v.closed_at) or until,
-                    commission=commission_for(amount=v.amount, units=v.units, deal=v.deal, terms=terms),
-                )
-                for v in chosen.order_by("pk")
-            ]
-    StatementLine.objects.bulk_create(lines, batch_size=500)
+        _insert_lines(statement, StatementLine.Kind.SALE, "issued_at", until, chosen=sold)
+        _insert_lines(statement, StatementLine.Kind.REFUND, "closed_at", until, chosen=refunded)
+    _set_commission(statement, terms)
+
+
+def _insert_lines(
+    statement: Statement,
+    kind: str,
+    at: str,
+    until: dt.datetime,
+    *,
+    ids: list[int] | None = None,
+    chosen: Any = None,
+) -> None:
+    """``INSERT INTO lines … SELECT … FROM vouchers`` for the vouchers `ids` or the queryset
+    `chosen`, in voucher key order; the line's time is the voucher's `at` (else `until`)."""
+    from tuangou.vouchers.models import Voucher
+
+    lines, vouchers = StatementLine._meta.db_table, Voucher._meta.db_table
+    qn = connection.ops.quote_name
+    # identifiers from the models' metadata, values as parameters
+    columns = f"statement_id, kind, voucher_id, order_id, deal_id, units, amount, commission, {qn('at')}"
+    head = (
+        f"INSERT INTO {qn(lines)} ({columns}) "  # noqa: S608
+        f"SELECT %s, %s, v.id, v.order_id, v.deal_id, v.units, v.amount, 0, COALESCE(v.{qn(at)}, %s) "
+        f"FROM {qn(vouchers)} v WHERE "
+    )
+    base: list[Any] = [statement.pk, kind, connection.ops.adapt_datetimefield_value(until)]
+    with connection.cursor() as cursor:
+        if chosen is not None:
+            sub, params = chosen.values("pk").query.get_compiler(connection=connection).as_sql()
+            cursor.execute(f"{head}v.id IN ({sub}) ORDER BY v.id", [*base, *params])
+        elif ids and connection.vendor == "postgresql":
+            cursor.execute(f"{head}v.id = ANY(%s) ORDER BY v.id", [*base, list(ids)])
+        elif ids:
+            step = max(1, min(5000, (connection.features.max_query_params or 999) - 10))
+            for i in range(0, len(ids), step):
+                chunk = ids[i : i + step]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"{head}v.id IN ({marks}) ORDER BY v.id", [*base, *chunk])
+
+
+def _set_commission(statement: Statement, terms: Terms, *, chunk: int = 100) -> None:
+    from tuangou.deals.models import Deal
+
+    groups = list(statement.lines.values_list("deal_id", "units", "amount").distinct().order_by())
+    deals = Deal.objects.in_bulk({g[0] for g in groups})
+    owed = [
+        (deal_id, units, amount, commission_for(amount=money(amount), units=units, deal=deals[deal_id], terms=terms))
+        for deal_id, units, amount in groups
+    ]
+    owed = [g for g in owed if g[3] != ZERO]
+    for i in range(0, len(owed), chunk):
+        part = owed[i : i + chunk]
+        statement.lines.filter(deal_id__in={g[0] for g in part}).update(
+            commission=Case(
+                *(When(deal_id=d, units=u, amount=a, then=Value(c)) for d, u, a, c in part),
+                default=F("commission"),
+                output_field=MoneyField(),
+            )
+        )
 
 
 def _total(statement: Statement) -> None:

@@ -208,6 +208,21 @@ def _open_worker(args: tuple[Any, ...]) -> Result:
     return asyncio.run(_open_rate(base, factory, rate, count, offset, pool, keep))
 
 
+def _map(worker: Callable[[tuple[Any, ...]], Result], jobs: list[tuple[Any, ...]]) -> list[Result]:
+    """Run one job per forked process. close() + join() lets the workers finish and exit on their
+    own: Pool.__exit__ calls terminate(), which can kill a worker while it holds the pool's queue
+    lock and leave the run hanging."""
+    pool = mp.get_context("fork").Pool(len(jobs))
+    try:
+        parts = pool.map(worker, jobs)
+    except BaseException:
+        pool.terminate()
+        raise
+    pool.close()
+    pool.join()
+    return parts
+
+
 def closed_loop(
     base: str,
     factory: RequestFactory,
@@ -223,8 +238,7 @@ def closed_loop(
     _FACTORY = factory
     bounds = [round(i * users / processes) for i in range(processes + 1)]
     jobs = [(base, bounds[i], bounds[i + 1], per_user, seconds, keep_bodies) for i in range(processes)]
-    with mp.get_context("fork").Pool(processes) as pool:
-        parts = pool.map(_closed_worker, jobs)
+    parts = _map(_closed_worker, jobs)
     total = Result()
     for part in parts:
         total.merge(part)
@@ -247,8 +261,7 @@ def open_loop(
     _FACTORY = factory
     per = int(rate * seconds / processes)
     jobs = [(base, rate / processes, per, i * per, pool, keep_bodies) for i in range(processes)]
-    with mp.get_context("fork").Pool(processes) as p:
-        parts = p.map(_open_worker, jobs)
+    parts = _map(_open_worker, jobs)
     total = Result()
     for part in parts:
         total.merge(part)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection, models, transaction
+from django.db import NotSupportedError, connection, models, transaction
 from django.db.models import signals
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -406,7 +406,8 @@ def create_in_state(
     if owners_decide and not all(proc.owner(obj, actor) for obj in objs):  # type: ignore[misc]
         raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
     if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - PostgreSQL, SQLite ≥ 3.35
-        raise NotImplementedError("create_in_state needs INSERT … RETURNING")
+        # MySQL/MariaDB lack INSERT … RETURNING; the project supports PostgreSQL and SQLite only.
+        raise NotSupportedError("create_in_state needs INSERT … RETURNING (PostgreSQL, SQLite ≥ 3.35)")
     content_type = ContentType.objects.get_for_model(model)
     given = [obj.pk for obj in objs]
     for obj in objs:

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+# several people benchmarking on one machine: each names its own database (and Redis db, above)
+DB_NAME = os.environ.get("BENCH_DB", "tuangou_bench")
 
 
 def _free_port() -> int:
@@ -29,7 +31,7 @@ def _free_port() -> int:
 
 
 class Stack:
-    def __init__(self, *, db_name: str = "tuangou_bench", web_workers: int = 4, web_threads: int = 4) -> None:
+    def __init__(self, *, db_name: str = DB_NAME, web_workers: int = 4, web_threads: int = 4) -> None:
         self.db_name = db_name
         self.web_workers = web_workers
         self.web_threads = web_threads
@@ -37,7 +39,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.procs: list[subprocess.Popen[bytes]] = []
         self.worker: subprocess.Popen[bytes] | None = None
-        self.logdir = ROOT / "var" / "bench"
+        self.logdir = ROOT / "var" / db_name
         self.env = {
             **os.environ,
             # production settings plus the few documented overrides a load test needs
@@ -51,7 +53,7 @@ class Stack:
             "REDIS_URL": REDIS,
             "JOBS_MODE": "celery",
             "LOG_LEVEL": "WARNING",
-            "TUANGOU_VAR_DIR": str(ROOT / "var" / "bench"),
+            "TUANGOU_VAR_DIR": str(self.logdir),
         }
 
     # -- lifecycle ------------------------------------------------------------------------------

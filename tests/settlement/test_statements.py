@@ -53,8 +53,8 @@ def test_rate_commission_on_verified_vouchers_with_an_undo(tipped: Callable[...,
         D("0.00"),
         D("178.20"),
     )
-    assert Voucher.objects.filter(deal=deal, state="settled").count() == 2
-    # settled vouchers cannot be undone any more, and are not settled twice
+    assert services.statement_vouchers(st).count() == 2
+    # vouchers on a statement cannot be undone any more, and are not settled twice
     with pytest.raises(Conflict):
         vouchers.voucher_undo(actor=shop.clerk, voucher_id=used[1].pk, reason="late")
     assert _statement(shop).pk == st.pk
@@ -94,12 +94,13 @@ def test_sold_basis_with_a_refund_in_the_next_period(tipped: Callable[..., Any],
     assert (first.units, first.gross, first.commission, first.payable) == (4, D("396.00"), D("39.60"), D("356.40"))
     refunded = Voucher.objects.filter(order=orders[0]).first()
     assert refunded is not None
+    # refunded after the first statement's cut-off: on the next period's statement
+    Voucher.objects.filter(pk=refunded.pk).update(state="refunded", closed_at=timezone.now())
     next_day = end + dt.timedelta(days=1)
-    closed = timezone.make_aware(dt.datetime.combine(next_day, dt.time(12)))
-    Voucher.objects.filter(pk=refunded.pk).update(state="refunded", closed_at=closed)
     second = services.statement_generate(
         merchant_id=shop.merchant.pk, period_start=next_day, period_end=next_day + dt.timedelta(days=5), basis="sold"
     )
+    assert second.since == first.cut_off
     assert (second.units, second.gross, second.refund_units, second.refunds, second.commission, second.payable) == (
         0,
         D("0.00"),
@@ -166,7 +167,9 @@ def test_excel_export(tipped: Callable[..., Any], shop: Shop) -> None:
         wb = load_workbook(io.BytesIO(services.statement_workbook(st)))
     summary = {row[0]: row[1] for row in wb.worksheets[0].iter_rows(values_only=True)}
     assert D(str(summary["Payable"])) == D("178.20")
-    assert wb.worksheets[1].max_row == 3  # header + 2 vouchers
+    assert wb.worksheets[1].max_row == 2  # header + 1 line (the deal at the store)
+    assert [row[4] for row in wb.worksheets[1].iter_rows(values_only=True)] == ["Vouchers", 2]
+    assert wb.worksheets[2].max_row == 3  # header + 2 vouchers
 
 
 def test_periods() -> None:
@@ -187,13 +190,18 @@ def test_clock_drafts_last_cycle_once(shop: Shop) -> None:
 
 
 def test_statement_and_its_vouchers_move_through_the_engine(
-    tipped: Callable[..., Any], shop: Shop, operator: Any, make_user: Callable[..., Any]
+    tipped: Callable[..., Any],
+    shop: Shop,
+    operator: Any,
+    make_user: Callable[..., Any],
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     from tuangou.core.workflow.engine import history
 
     deal, _orders = tipped([1])
     [v] = _verify(shop, deal, 1)
-    st = _statement(shop)
+    with django_capture_on_commit_callbacks(execute=True):  # the vouchers are marked settled after commit
+        st = _statement(shop)
     services.statement_confirm(actor=shop.admin, statement_id=st.pk)
     services.statement_approve(actor=operator, statement_id=st.pk)
     finance = make_user(Role.FINANCE)

@@ -19,12 +19,17 @@ from tuangou.vouchers.process import VOUCHER
 pytestmark = pytest.mark.django_db
 
 
-def test_paths_and_step_statistics(tipped: Callable[..., Any], shop: Shop, rival: Shop, operator: Any) -> None:
+def test_paths_and_step_statistics(
+    tipped: Callable[..., Any], shop: Shop, rival: Shop, operator: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     _deal, orders = tipped([1, 1])
     used, waiting = voucher_of(orders[0]), voucher_of(orders[1])
     services.voucher_verify(actor=shop.clerk, code=used.code, store_id=shop.store.pk)
     start, end = settlement.period_containing("monthly", used.valid_from)
-    st = settlement.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end, actor=operator)
+    with django_capture_on_commit_callbacks(execute=True):  # the vouchers are marked settled after commit
+        st = settlement.statement_generate(
+            merchant_id=shop.merchant.pk, period_start=start, period_end=end, actor=operator
+        )
     stats = {s.step: s for s in step_stats(VOUCHER)}
     assert stats["issued"].entered == 2 and stats["issued"].left == 1 and stats["issued"].waiting == 1
     assert stats["used"].entered == 1 and stats["used"].left == 1 and stats["used"].waiting == 0

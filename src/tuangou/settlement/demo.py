@@ -24,4 +24,8 @@ def load(*, users: dict[str, User], cities: dict[str, City], **_: Any) -> None:
     if agreement is None:
         return
     start, end = services.period_containing(agreement.settlement_cycle, local_date())
-    services.statement_generate(merchant_id=hotpot.pk, period_start=start, period_end=end, actor=users[Role.OPERATOR])
+    st = services.statement_generate(
+        merchant_id=hotpot.pk, period_start=start, period_end=end, actor=users[Role.OPERATOR]
+    )
+    # what the job queued by the drafting does after commit, done here so the demo shows it at once
+    services.statement_settle_vouchers(statement_id=st.pk)

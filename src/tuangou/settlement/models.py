@@ -86,6 +86,11 @@ class Statement(models.Model):
         related_name="+",
     )
     payout_reference = models.CharField(_("payout reference"), max_length=80, blank=True)
+    # The vouchers on the statement, by rule (ADR 0014): the merchant's vouchers whose time
+    # (used_at for the verified basis; issued_at for sales and closed_at for refunds on the sold
+    # basis) is in [since, cut_off). A merchant's ranges never overlap, so no voucher is on two.
+    since = models.DateTimeField(_("since"))
+    cut_off = models.DateTimeField(_("cut-off"))
 
     class Meta:
         verbose_name = _("settlement statement")
@@ -98,7 +103,9 @@ class Statement(models.Model):
             models.CheckConstraint(
                 condition=Q(period_end__gte=models.F("period_start")), name="statement_period_order"
             ),
+            models.CheckConstraint(condition=Q(cut_off__gte=models.F("since")), name="statement_range_order"),
         ]
+        indexes = [models.Index(fields=["merchant", "since", "cut_off"], name="statement_merchant_range")]
 
     def __str__(self) -> str:
         return self.number
@@ -110,7 +117,9 @@ class Statement(models.Model):
 
 
 class StatementLine(models.Model):
-    """One voucher on a statement: a voucher is settled once (unique)."""
+    """One line of a statement: the vouchers of one deal used at one store (sold, or refunded,
+    on the sold basis) at one price and number of units each, counted and summed. Which
+    vouchers they are follows from the statement's rule (`Statement.since`/`cut_off`)."""
 
     class Kind(models.TextChoices):
         SALE = "sale", _("Sale or verification")
@@ -120,26 +129,28 @@ class StatementLine(models.Model):
         Statement, verbose_name=_("statement"), on_delete=models.CASCADE, related_name="lines"
     )
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SALE)
-    voucher = models.ForeignKey(
-        "vouchers.Voucher", verbose_name=_("voucher"), on_delete=models.PROTECT, related_name="+"
-    )
-    order = models.ForeignKey("orders.Order", verbose_name=_("order"), on_delete=models.PROTECT, related_name="+")
     deal = models.ForeignKey("deals.Deal", verbose_name=_("deal"), on_delete=models.PROTECT, related_name="+")
-    units = models.PositiveSmallIntegerField(_("units"))
+    store = models.ForeignKey(
+        "merchants.Store", verbose_name=_("store"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    price = MoneyField(_("price"))
+    vouchers = models.PositiveIntegerField(_("vouchers"))
+    units = models.PositiveIntegerField(_("units"))
     amount = MoneyField(_("amount"))
     commission = MoneyField(_("commission"), default=0)
-    at = models.DateTimeField(_("used or sold at"))
 
     class Meta:
         verbose_name = _("statement line")
         verbose_name_plural = _("statement lines")
-        ordering = ["statement", "at", "pk"]
-        constraints = [
-            models.UniqueConstraint(fields=["voucher", "kind"], name="statement_line_voucher_once"),
-        ]
+        ordering = ["statement", "kind", "deal", "store", "price", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.statement} {self.voucher_id}"
+        return f"{self.statement} {self.deal_id} × {self.vouchers}"
+
+    @property
+    def units_each(self) -> int:
+        """Units per voucher (the same for every voucher of the line)."""
+        return self.units // self.vouchers if self.vouchers else 0
 
 
 class Tally(models.Model):

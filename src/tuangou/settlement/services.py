@@ -15,21 +15,25 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db import transaction
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, NotFound, ValidationFailed
-from tuangou.core.money import ZERO, MoneyField, money
+from tuangou.core.jobs import enqueue
+from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import has_role, require_role
 from tuangou.core.time import local_date
 from tuangou.core.workflow.engine import transition
 from tuangou.merchants.models import Agreement, Merchant, MerchantMember
 from tuangou.settlement.models import Dispute, DisputeComment, Statement, StatementLine, Tally
 from tuangou.settlement.process import STATEMENT
+
+# a voucher used at a store, whether or not already marked settled
+USED = ("used", "settled")
 
 # --------------------------------------------------------------------------------------------
 # Periods
@@ -130,9 +134,14 @@ def statement_generate(
 ) -> Statement:
     """Draft the statement of one merchant for one period; a second call returns the first.
 
-    Verified basis: every voucher used in the period and not yet settled goes on it and becomes
-    ``settled`` (it can no longer be undone). Sold basis: every voucher sold in the period, and
-    as refunds every settled sale refunded in the period.
+    The statement is an aggregate over a closed range of time (ADR 0014): verified basis, the
+    merchant's vouchers used in [since, cut-off); sold basis, those sold in it, and as refunds
+    those refunded in it whose sale is on a statement. The cut-off is the period's end, or now
+    if the period has not ended (a later verification goes on the statement of the next period,
+    whose range starts at this cut-off). One merchant's ranges never overlap (checked with the
+    merchant's row locked), so no voucher is on two statements, and a voucher on a statement
+    cannot be undone (`statement_covering`). The lines come from one GROUP BY over the vouchers;
+    those of a verified statement become ``settled`` in the background after commit.
     """
     if actor is not None:
         require_role(actor, Role.OPERATOR)
@@ -148,12 +157,32 @@ def statement_generate(
         return existing
     terms = _terms(merchant, period_end)
     with transaction.atomic():
+        # One drafting per merchant at a time, and none beside an undo (`statement_covering`);
+        # NO KEY: verifications inserting rows that refer to the merchant are not held up.
+        _lock_merchant(merchant.pk)
+        existing = Statement.objects.filter(merchant=merchant, period_start=period_start, period_end=period_end).first()
+        if existing is not None:
+            return existing
+        since, until = _bounds(period_start, period_end)
+        cut_off = max(since, min(until, timezone.now()))
+        # what the statement of the adjoining period, drafted before that period ended, left out
+        previous = (
+            Statement.objects.filter(merchant=merchant, basis=basis, period_end=period_start - dt.timedelta(days=1))
+            .order_by("-pk")
+            .first()
+        )
+        if previous is not None and previous.cut_off < since:
+            since = previous.cut_off
+        if Statement.objects.filter(merchant=merchant, since__lt=cut_off, cut_off__gt=since).exists():
+            raise Conflict(_("This period overlaps a statement of this merchant."), code="statement_overlap")
         # A new statement starts at the end of the cycle; drafting it is the first transition.
         statement = Statement.objects.create(
             merchant=merchant,
             period_start=period_start,
             period_end=period_end,
             basis=basis,
+            since=since,
+            cut_off=cut_off,
             number=f"ST{period_end:%Y%m%d}-{merchant.pk:05d}-{timezone.now():%H%M%S%f}",
             commission_kind=terms.kind,
             commission_rate=terms.rate,
@@ -162,91 +191,114 @@ def statement_generate(
         _add_lines(statement, terms)
         _total(statement)
         statement = _transition(statement, "draft", actor=actor)
+        if basis == Statement.Basis.VERIFIED:
+            enqueue("settlement.settle_vouchers", statement_id=statement.pk)
     return statement
 
 
-def _add_lines(statement: Statement, terms: Terms) -> None:
-    """The statement's lines, one per voucher, written in SQL (``INSERT … SELECT`` from the
-    vouchers); the commission is then set per group of lines with the same deal, units and
-    amount (a GROUP BY over the lines, `commission_for` once per group, one UPDATE per chunk of
-    groups), so a line's commission is exactly what `commission_for` gives for its voucher."""
-    from tuangou.vouchers.models import Voucher
-    from tuangou.vouchers.services import vouchers_settle_used
+def _lock_merchant(merchant_id: int) -> None:
+    Merchant.objects.select_for_update(no_key=True).filter(pk=merchant_id).values_list("pk").first()
 
-    since, until = _bounds(statement.period_start, statement.period_end)
-    mine = Voucher.objects.filter(merchant_id=statement.merchant_id)
-    if statement.basis == Statement.Basis.VERIFIED:
-        settled = vouchers_settle_used(
-            merchant_id=statement.merchant_id, since=since, until=until, statement_number=statement.number
+
+def statement_covering(*, merchant_id: int, used_at: dt.datetime) -> Statement | None:
+    """The verified statement whose range holds a verification at `used_at`, if any. Call it in
+    the transaction that would change such a verification (an undo): it locks the merchant's row
+    as drafting does, so the undo waits for a drafting in progress and then sees its statement,
+    or the drafting waits for the undo and does not count the voucher."""
+    _lock_merchant(merchant_id)
+    return (
+        Statement.objects.filter(
+            merchant_id=merchant_id, basis=Statement.Basis.VERIFIED, since__lte=used_at, cut_off__gt=used_at
         )
-        _insert_lines(statement, StatementLine.Kind.SALE, "used_at", until, ids=settled)
-    else:
-        on_sale_lines = StatementLine.objects.filter(kind=StatementLine.Kind.SALE).values("voucher")
-        sold = mine.filter(issued_at__gte=since, issued_at__lt=until).exclude(pk__in=on_sale_lines)
-        refunded = mine.filter(
-            state="refunded", closed_at__gte=since, closed_at__lt=until, pk__in=on_sale_lines
-        ).exclude(pk__in=StatementLine.objects.filter(kind=StatementLine.Kind.REFUND).values("voucher"))
-        _insert_lines(statement, StatementLine.Kind.SALE, "issued_at", until, chosen=sold)
-        _insert_lines(statement, StatementLine.Kind.REFUND, "closed_at", until, chosen=refunded)
-    _set_commission(statement, terms)
+        .order_by("pk")
+        .first()
+    )
 
 
-def _insert_lines(
-    statement: Statement,
-    kind: str,
-    at: str,
-    until: dt.datetime,
-    *,
-    ids: list[int] | None = None,
-    chosen: Any = None,
-) -> None:
-    """``INSERT INTO lines … SELECT … FROM vouchers`` for the vouchers `ids` or the queryset
-    `chosen`, in voucher key order; the line's time is the voucher's `at` (else `until`)."""
+def statement_vouchers(statement: Statement, kind: str = StatementLine.Kind.SALE) -> QuerySet[Any]:
+    """The vouchers on `statement` (its sales, or its refunds), by the statement's rule.
+
+    Verified basis: the merchant's vouchers used in [since, cut-off). Sold basis: sold in it;
+    refunds: refunded in it, their sale on a sold statement of the merchant (this one or an
+    earlier one). A voucher already on an earlier statement of the other basis is left out, so
+    that a merchant whose basis changed is not paid twice. The rule refers only to this
+    statement and earlier ones, and the vouchers it names cannot leave it (a used voucher on a
+    statement cannot be undone), so it names the same vouchers at every reading.
+    """
     from tuangou.vouchers.models import Voucher
 
-    lines, vouchers = StatementLine._meta.db_table, Voucher._meta.db_table
-    qn = connection.ops.quote_name
-    # identifiers from the models' metadata, values as parameters
-    columns = f"statement_id, kind, voucher_id, order_id, deal_id, units, amount, commission, {qn('at')}"
-    head = (
-        f"INSERT INTO {qn(lines)} ({columns}) "  # noqa: S608
-        f"SELECT %s, %s, v.id, v.order_id, v.deal_id, v.units, v.amount, 0, COALESCE(v.{qn(at)}, %s) "
-        f"FROM {qn(vouchers)} v WHERE "
-    )
-    base: list[Any] = [statement.pk, kind, connection.ops.adapt_datetimefield_value(until)]
-    with connection.cursor() as cursor:
-        if chosen is not None:
-            sub, params = chosen.values("pk").query.get_compiler(connection=connection).as_sql()
-            cursor.execute(f"{head}v.id IN ({sub}) ORDER BY v.id", [*base, *params])
-        elif ids and connection.vendor == "postgresql":
-            cursor.execute(f"{head}v.id = ANY(%s) ORDER BY v.id", [*base, list(ids)])
-        elif ids:
-            step = max(1, min(5000, (connection.features.max_query_params or 999) - 10))
-            for i in range(0, len(ids), step):
-                chunk = ids[i : i + step]
-                marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(f"{head}v.id IN ({marks}) ORDER BY v.id", [*base, *chunk])
+    mine = Voucher.objects.filter(merchant_id=statement.merchant_id)
+    earlier = Statement.objects.filter(merchant_id=statement.merchant_id, pk__lt=statement.pk)
+    if kind == StatementLine.Kind.REFUND:
+        if statement.basis != Statement.Basis.SOLD:
+            return mine.none()
+        sold = Q(issued_at__gte=statement.since, issued_at__lt=statement.cut_off)
+        for s_since, s_cut_off in earlier.filter(basis=Statement.Basis.SOLD).values_list("since", "cut_off"):
+            sold |= Q(issued_at__gte=s_since, issued_at__lt=s_cut_off)
+        return mine.filter(sold, state="refunded", closed_at__gte=statement.since, closed_at__lt=statement.cut_off)
+    other = list(earlier.exclude(basis=statement.basis).values_list("since", "cut_off"))
+    if statement.basis == Statement.Basis.VERIFIED:
+        chosen = mine.filter(state__in=USED, used_at__gte=statement.since, used_at__lt=statement.cut_off)
+        for o_since, o_cut_off in other:
+            chosen = chosen.exclude(issued_at__gte=o_since, issued_at__lt=o_cut_off)
+        return chosen
+    chosen = mine.filter(issued_at__gte=statement.since, issued_at__lt=statement.cut_off)
+    for o_since, o_cut_off in other:
+        chosen = chosen.exclude(state__in=USED, used_at__gte=o_since, used_at__lt=o_cut_off)
+    return chosen
 
 
-def _set_commission(statement: Statement, terms: Terms, *, chunk: int = 100) -> None:
+def _add_lines(statement: Statement, terms: Terms) -> None:
+    """The statement's lines from one ``GROUP BY`` over its vouchers per kind (by deal, store,
+    units and amount per voucher): `commission_for` once per group, times its vouchers, so a
+    line's commission is the sum of what `commission_for` gives for each of its vouchers."""
     from tuangou.deals.models import Deal
 
-    groups = list(statement.lines.values_list("deal_id", "units", "amount").distinct().order_by())
-    deals = Deal.objects.in_bulk({g[0] for g in groups})
-    owed = [
-        (deal_id, units, amount, commission_for(amount=money(amount), units=units, deal=deals[deal_id], terms=terms))
-        for deal_id, units, amount in groups
-    ]
-    owed = [g for g in owed if g[3] != ZERO]
-    for i in range(0, len(owed), chunk):
-        part = owed[i : i + chunk]
-        statement.lines.filter(deal_id__in={g[0] for g in part}).update(
-            commission=Case(
-                *(When(deal_id=d, units=u, amount=a, then=Value(c)) for d, u, a, c in part),
-                default=F("commission"),
-                output_field=MoneyField(),
-            )
+    store = "used_store_id" if statement.basis == Statement.Basis.VERIFIED else None
+    lines: list[StatementLine] = []
+    for kind in (StatementLine.Kind.SALE, StatementLine.Kind.REFUND):
+        if kind == StatementLine.Kind.REFUND and statement.basis != Statement.Basis.SOLD:
+            continue
+        groups = list(
+            statement_vouchers(statement, kind)
+            .values("deal_id", "units", "amount", *([store] if store else []))
+            .annotate(n=Count("pk"))
+            .order_by()
         )
+        deals = Deal.objects.in_bulk({g["deal_id"] for g in groups})
+        for g in groups:
+            price = money(g["amount"])
+            each = commission_for(amount=price, units=g["units"], deal=deals[g["deal_id"]], terms=terms)
+            lines.append(
+                StatementLine(
+                    statement=statement,
+                    kind=kind,
+                    deal_id=g["deal_id"],
+                    store_id=g[store] if store else None,
+                    price=price,
+                    vouchers=g["n"],
+                    units=g["units"] * g["n"],
+                    amount=price * g["n"],
+                    commission=each * g["n"],
+                )
+            )
+    lines.sort(key=lambda ln: (ln.kind, ln.deal_id, ln.store_id or 0, ln.price, ln.units))
+    StatementLine.objects.bulk_create(lines)
+
+
+def statement_settle_vouchers(*, statement_id: int) -> int:
+    """The vouchers of a verified statement move to ``settled`` through the engine, in short
+    transactions of a batch each, after the statement is drafted (a job). They are on the
+    statement by its rule already, and cannot be undone from the drafting on; this records it
+    on each voucher. Idempotent: a second run moves nothing."""
+    from tuangou.vouchers.services import vouchers_settle_used
+
+    statement = Statement.objects.filter(pk=statement_id, basis=Statement.Basis.VERIFIED).first()
+    if statement is None:
+        return 0
+    return vouchers_settle_used(
+        vouchers=statement_vouchers(statement).filter(state="used"), statement_number=statement.number
+    )
 
 
 def _total(statement: Statement) -> None:
@@ -343,34 +395,58 @@ def _payments() -> Any:
 
 def statement_approve(*, actor: Any, statement_id: int) -> Statement:
     """The operator approves: the statement's money leaves escrow for the merchant's payable,
-    less the platform's commission — one balanced ledger transaction per order, idempotent."""
+    less the platform's commission — one balanced ledger transaction per order (its vouchers on
+    the statement, grouped in SQL), idempotent. The orders' sums must make the statement's."""
     require_role(actor, Role.OPERATOR)
     statement = _get(statement_id)
     ledger = _ledger()
     with transaction.atomic():
         statement = _transition(statement, "approve", actor=actor, approved_at=timezone.now(), approved_by=actor)
-        groups = (
-            statement.lines.values("order_id", "kind")
-            .annotate(t_amount=Sum("amount"), t_commission=Sum("commission"), n=Count("pk"))
-            .order_by("order_id", "kind")
-        )
-        for g in groups:
-            amount, commission = money(g["t_amount"]), money(g["t_commission"])
-            sign = Decimal(1) if g["kind"] == StatementLine.Kind.SALE else Decimal(-1)
-            legs = [
-                (ledger.ESCROW, sign * amount),
-                (ledger.merchant(statement.merchant_id), -sign * (amount - commission)),
-                (ledger.COMMISSION, -sign * commission),
-            ]
-            if amount != ZERO:
+        terms = Terms(statement.commission_kind, statement.commission_rate, statement.commission_per_person)
+        for kind, sign in ((StatementLine.Kind.SALE, Decimal(1)), (StatementLine.Kind.REFUND, Decimal(-1))):
+            orders = _per_order(statement, kind, terms)
+            line_sums = statement.lines.filter(kind=kind).aggregate(a=Sum("amount"), c=Sum("commission"))
+            if sum((a for a, _c in orders.values()), ZERO) != money(line_sums["a"] or ZERO) or sum(
+                (c for _a, c in orders.values()), ZERO
+            ) != money(line_sums["c"] or ZERO):
+                raise Conflict(_("This statement changed meanwhile; reload it."), code="statement_changed")
+            for order_id, (amount, commission) in sorted(orders.items()):
+                if amount == ZERO:
+                    continue
                 ledger.ledger_post(
-                    key=f"statement:{statement.pk}:order:{g['order_id']}:{g['kind']}",
+                    key=f"statement:{statement.pk}:order:{order_id}:{kind}",
                     kind="settlement",
-                    order_id=g["order_id"],
-                    legs=legs,
+                    order_id=order_id,
+                    legs=[
+                        (ledger.ESCROW, sign * amount),
+                        (ledger.merchant(statement.merchant_id), -sign * (amount - commission)),
+                        (ledger.COMMISSION, -sign * commission),
+                    ],
                     memo=statement.number,
                 )
     return statement
+
+
+def _per_order(statement: Statement, kind: str, terms: Terms) -> dict[int, tuple[Decimal, Decimal]]:
+    """Amount and commission per order of the statement's vouchers of `kind`."""
+    from tuangou.deals.models import Deal
+
+    groups = list(
+        statement_vouchers(statement, kind)
+        .values("order_id", "deal_id", "units", "amount")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    deals = Deal.objects.in_bulk({g["deal_id"] for g in groups})
+    each: dict[tuple[int, int, Decimal], Decimal] = {}
+    orders: dict[int, tuple[Decimal, Decimal]] = {}
+    for g in groups:
+        key = (g["deal_id"], g["units"], money(g["amount"]))
+        if key not in each:
+            each[key] = commission_for(amount=key[2], units=key[1], deal=deals[key[0]], terms=terms)
+        amount, commission = orders.get(g["order_id"], (ZERO, ZERO))
+        orders[g["order_id"]] = (amount + key[2] * g["n"], commission + each[key] * g["n"])
+    return orders
 
 
 def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement:
@@ -405,7 +481,7 @@ def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement
 
 
 def statement_workbook(statement: Statement) -> bytes:
-    """The statement as an .xlsx: a summary sheet and one row per voucher."""
+    """The statement as an .xlsx: a summary sheet, its lines, and one row per voucher."""
     from openpyxl import Workbook
 
     wb = Workbook()
@@ -431,6 +507,35 @@ def statement_workbook(statement: Statement) -> bytes:
             str(x)
             for x in (
                 _("Kind"),
+                _("Deal"),
+                _("Store"),
+                _("Price"),
+                _("Vouchers"),
+                _("Units"),
+                _("Amount"),
+                _("Commission"),
+            )
+        ]
+    )
+    for line in statement.lines.select_related("deal", "store").order_by("kind", "deal", "store", "price", "pk"):
+        lines.append(
+            [
+                line.kind,
+                line.deal.title,
+                line.store.name if line.store else "",
+                line.price,
+                line.vouchers,
+                line.units,
+                line.amount,
+                line.commission,
+            ]
+        )
+    vouchers = wb.create_sheet(str(_("Vouchers")))
+    vouchers.append(
+        [
+            str(x)
+            for x in (
+                _("Kind"),
                 _("Time"),
                 _("Deal"),
                 _("Order"),
@@ -441,20 +546,31 @@ def statement_workbook(statement: Statement) -> bytes:
             )
         ]
     )
-    for line in statement.lines.select_related("deal", "order", "voucher").order_by("at", "pk"):
-        lines.append(
-            [
-                line.kind,
-                timezone.localtime(line.at).strftime("%Y-%m-%d %H:%M"),
-                line.deal.title,
-                line.order.number,
-                line.voucher.code[-4:],
-                line.units,
-                line.amount,
-                line.commission,
-            ]
-        )
-    for sheet in (summary, lines):
+    terms = Terms(statement.commission_kind, statement.commission_rate, statement.commission_per_person)
+    each: dict[tuple[int, int, Decimal], Decimal] = {}
+    at = {StatementLine.Kind.SALE: "used_at", StatementLine.Kind.REFUND: "closed_at"}
+    if statement.basis == Statement.Basis.SOLD:
+        at[StatementLine.Kind.SALE] = "issued_at"
+    for kind in (StatementLine.Kind.SALE, StatementLine.Kind.REFUND):
+        chosen = statement_vouchers(statement, kind).select_related("deal", "order").order_by(at[kind], "pk")
+        for v in chosen.iterator(chunk_size=2000):
+            key = (v.deal_id, v.units, v.amount)
+            if key not in each:
+                each[key] = commission_for(amount=v.amount, units=v.units, deal=v.deal, terms=terms)
+            when = getattr(v, at[kind])
+            vouchers.append(
+                [
+                    kind,
+                    timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else "",
+                    v.deal.title,
+                    v.order.number,
+                    v.code[-4:],
+                    v.units,
+                    v.amount,
+                    each[key],
+                ]
+            )
+    for sheet in (summary, lines, vouchers):
         for row in sheet.iter_rows():
             for cell in row:
                 if isinstance(cell.value, Decimal):

@@ -447,6 +447,8 @@ def voucher_undo(*, actor: Any, voucher_id: int, reason: str) -> Voucher:
         locked = Voucher.objects.select_for_update().filter(pk=voucher.pk, state="used", used_at__gte=since).first()
         if locked is None:
             raise Conflict(_("This voucher changed meanwhile; look it up again."), code="voucher_changed")
+        if voucher_on_statement(locked):  # drafted, if not yet marked settled (ADR 0014)
+            raise Conflict(_("This voucher is on a settlement statement and cannot be undone."), code="voucher_settled")
         _move(
             voucher.pk,
             "undo",
@@ -533,17 +535,42 @@ def amount_of(vouchers: Iterable[Voucher]) -> Decimal:
 
 
 def vouchers_settle(*, voucher_ids: Iterable[int], statement_number: str) -> list[int]:
-    """The vouchers put on a settlement statement become ``settled`` (they can no longer be
-    undone); the platform does it as part of drafting the statement, inside its transaction.
-    Returns the ids that were still ``used`` and moved (in primary-key order, so two drafts never
-    deadlock)."""
+    """The vouchers put on a settlement statement become ``settled`` (the platform records it).
+    Returns the ids that were still ``used`` and moved (in primary-key order, so two callers
+    never deadlock)."""
     return transition_many(Voucher, "settle", ids=voucher_ids, source="used", note=statement_number).moved
 
 
+SETTLE_BATCH = 5000
+
+
 def vouchers_settle_used(
-    *, merchant_id: int, since: dt.datetime, until: dt.datetime, statement_number: str
-) -> list[int]:
-    """Every voucher of the merchant used in [since, until) and still ``used`` becomes ``settled``,
-    in bulk through the engine (locked and moved in key order); returns their ids in key order."""
-    used = Voucher.objects.filter(merchant_id=merchant_id, state="used", used_at__gte=since, used_at__lt=until)
-    return transition_many(used, "settle", source="used", note=statement_number).moved
+    *, vouchers: models.QuerySet[Voucher], statement_number: str, batch: int = SETTLE_BATCH
+) -> int:
+    """The `vouchers` (of one settlement statement) still ``used`` become ``settled`` through the
+    engine, `batch` at a time in key order, each batch its own transaction so that no lock is
+    held long; returns how many moved. A voucher is on its statement by the statement's rule
+    and cannot be undone from the drafting on (`voucher_on_statement`): this only records it,
+    after the drafting. Idempotent."""
+    moved = 0
+    after = 0
+    while True:
+        with transaction.atomic():
+            ids = list(vouchers.filter(state="used", pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch])
+            if not ids:
+                return moved
+            moved += len(vouchers_settle(voucher_ids=ids, statement_number=statement_number))
+        after = ids[-1]
+
+
+def voucher_on_statement(voucher: Voucher) -> bool:
+    """Whether the voucher's verification is on a settlement statement (drafted, so it can no
+    longer be undone), whether or not the voucher is marked ``settled`` yet. Call it inside the
+    transaction of the change: it waits for a drafting of the merchant's statement in progress."""
+    from tuangou.settlement.services import statement_covering
+
+    if voucher.state == "settled":
+        return True
+    if voucher.used_at is None:
+        return False
+    return statement_covering(merchant_id=voucher.merchant_id, used_at=voucher.used_at) is not None

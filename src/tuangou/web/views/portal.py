@@ -196,7 +196,7 @@ def statement(request: HttpRequest, statement_id: int) -> HttpResponse:
         )
         response["Content-Disposition"] = f'attachment; filename="{st.number}.xlsx"'
         return response
-    lines = st.lines.select_related("deal", "voucher").order_by("at", "pk")[:500]
+    lines = st.lines.select_related("deal", "store").order_by("kind", "deal", "store", "price", "pk")[:500]
     return render(
         request,
         "web/portal/statement.html",

@@ -93,7 +93,7 @@ def voucher_verify(request: HttpRequest, payload: VerifyIn) -> VoucherOut:
     v = services.voucher_verify(
         actor=request.user, code=payload.code, store_id=payload.store, password=payload.password, ip=client_ip(request)
     )
-    return voucher_out(Voucher.objects.select_related("deal", "used_store").get(pk=v.pk))
+    return voucher_out(v)  # as used: its deal's title and the store read with it
 
 
 @router.post(

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -292,24 +292,59 @@ def voucher_resend(*, actor: Any, voucher_id: int) -> Voucher:
 
 # --------------------------------------------------------------------------------------------
 # At the counter
+#
+# A verification is a few statements (ADR 0011): one SELECT for the store, whether the clerk
+# works there and whether it is locked out; one for the voucher with what the checks need; then
+# one short transaction where the engine's guarded move decides a race (the row locked only
+# while it is still issued), followed by the use, the verification record, the audit row and
+# the member's SMS.
+
+
+def _works_at(actor: Any) -> Exists:
+    """For a store (`OuterRef`): `actor` is a clerk of it or an admin of its merchant."""
+    return Exists(
+        MerchantMember.objects.filter(user=actor, merchant_id=OuterRef("merchant_id")).filter(
+            Q(store__isnull=True) | Q(store_id=OuterRef("pk"))
+        )
+    )
+
+
+def _first(rows: models.QuerySet[Any]) -> Any:
+    """The row of a query by a unique key, or None (not sorted by the model's ordering first)."""
+    return next(iter(rows.order_by()[:1]), None)
 
 
 def counter_store(*, actor: Any, store_id: int) -> Store:
     """The store `actor` works at: a clerk's own store, or any store of a merchant admin. 404 otherwise."""
-    store = Store.objects.select_related("merchant").filter(pk=store_id).first()
-    if store is None or not getattr(actor, "is_authenticated", False):
+    if not getattr(actor, "is_authenticated", False):
         raise NotFound()
-    allowed = MerchantMember.objects.filter(user=actor, merchant_id=store.merchant_id).filter(
-        Q(store__isnull=True) | Q(store_id=store.pk)
-    )
-    if not allowed.exists():
+    store = Store.objects.select_related("merchant").filter(_works_at(actor), pk=store_id).first()
+    if store is None:
         raise NotFound()
     return store
 
 
-def _check_lockout(store: Store) -> None:
+def _counter(*, actor: Any, store_id: int) -> Store:
+    """`counter_store` (without the merchant) and `_check_lockout`, in one query."""
+    if not getattr(actor, "is_authenticated", False):
+        raise NotFound()
     since = timezone.now() - LOCKOUT_WINDOW
-    if WrongCode.objects.filter(store=store, at__gte=since).count() >= LOCKOUT_AFTER:
+    # the window holds LOCKOUT_AFTER wrong codes when its LOCKOUT_AFTER-th exists: read off the
+    # (store, at) index, however many there are
+    nth_wrong = WrongCode.objects.filter(store_id=OuterRef("pk"), at__gte=since).order_by()
+    store: Store | None = _first(
+        Store.objects.filter(_works_at(actor), pk=store_id).annotate(
+            locked_out=Exists(nth_wrong[LOCKOUT_AFTER - 1 : LOCKOUT_AFTER])
+        )
+    )
+    if store is None:
+        raise NotFound()
+    _check_lockout(locked_out=store.locked_out)  # type: ignore[attr-defined]
+    return store
+
+
+def _check_lockout(*, locked_out: bool) -> None:
+    if locked_out:
         raise RateLimited(
             _("Too many wrong codes at this store. Verification is locked for %(minutes)d minutes.")
             % {"minutes": int(LOCKOUT_WINDOW.total_seconds() // 60)},
@@ -326,11 +361,43 @@ def _wrong(store: Store, actor: Any, code: str, ip: str | None, *, field: str = 
     return ValidationFailed.field("code", _("No voucher with this code can be used here."), code="unknown_code")
 
 
-def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = None) -> Voucher:
-    """What a code is for, before the clerk confirms. A typo is caught by the check digit;
-    an unknown code counts towards the store's lockout (OWASP OAT-002)."""
-    store = counter_store(actor=actor, store_id=store_id)
-    _check_lockout(store)
+# what the counter reads of a voucher and its neighbours (the API and the counter page show no more)
+_AT_COUNTER = (
+    *(f.name for f in Voucher._meta.concrete_fields),
+    "deal__title",
+    "order__status",
+    "user__mobile",
+    "used_store__name",
+)
+
+
+def _voucher_at(store: Store, code: str) -> Voucher | None:
+    """The voucher of `code` if it is the store's merchant's, in one query: with its deal's title,
+    its order's status, the holder's mobile, the name of the store that used it, and whether
+    `store` accepts it (`_accepts`)."""
+    from tuangou.deals.models import Deal
+
+    named = Deal.stores.through.objects.filter(deal_id=OuterRef("deal_id"))
+    return _first(
+        Voucher.objects.filter(code=code, merchant_id=store.merchant_id)
+        .select_related("deal", "order", "user", "used_store")
+        .only(*_AT_COUNTER)
+        .annotate(deal_names_stores=Exists(named), deal_names_store=Exists(named.filter(store_id=store.pk)))
+    )
+
+
+def _accepts(voucher: Voucher, store: Store) -> bool:
+    """`Voucher.accepted_stores` from what `_voucher_at` read: the deal's stores, or every store
+    of the merchant when the deal names none (the store is the voucher's merchant's)."""
+    names = getattr(voucher, "deal_names_stores", None)
+    if names is None:  # pragma: no cover - every voucher here comes from _voucher_at
+        return voucher.accepted_stores().filter(pk=store.pk).exists()
+    return bool(voucher.deal_names_store or not names)  # type: ignore[attr-defined]
+
+
+def _find(store: Store, *, actor: Any, code: str, ip: str | None) -> Voucher:
+    """The attempt counted against the store's limit, a typo caught by the check digit, and the
+    voucher of the code; an unknown code counts towards the store's lockout (OWASP OAT-002)."""
     limit, window = getattr(settings, "VOUCHER_STORE_ATTEMPTS", STORE_ATTEMPTS)
     ratelimit.hit("voucher:store", str(store.pk), limit=limit, window=window)
     normal = codes.normalise(code)
@@ -340,33 +407,39 @@ def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = Non
         raise ValidationFailed.field(
             "code", _("This code has a typo: check the digits and try again."), code="code_typo"
         )
-    voucher = (
-        Voucher.objects.select_related("deal", "user", "used_store", "order")
-        .filter(code=normal, merchant_id=store.merchant_id)
-        .first()
-    )
+    voucher = _voucher_at(store, normal)
     if voucher is None:
         raise _wrong(store, actor, normal, ip)
     return voucher
+
+
+def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = None) -> Voucher:
+    """What a code is for, before the clerk confirms. A typo is caught by the check digit;
+    an unknown code counts towards the store's lockout (OWASP OAT-002). The voucher carries
+    its deal's title (not the rest of the deal) and the name of the store that used it."""
+    return _find(_counter(actor=actor, store_id=store_id), actor=actor, code=code, ip=ip)
 
 
 def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", ip: str | None = None) -> Voucher:
     """驗證/消費: use a voucher at a store. A voucher is used once; two counters racing: one wins.
 
     Refuses a voucher outside its validity window, at a store that does not accept it, or with
-    the wrong password (which counts as a wrong code).
+    the wrong password (which counts as a wrong code). The race is decided by the engine's
+    guarded move (``SELECT … WHERE state = 'issued' FOR UPDATE``, ``UPDATE … AND state =
+    'issued'``): the second counter waits for the first's commit only, then moves nothing and
+    is told why.
     """
-    voucher = voucher_lookup(actor=actor, code=code, store_id=store_id, ip=ip)
-    store = counter_store(actor=actor, store_id=store_id)
+    store = _counter(actor=actor, store_id=store_id)
+    voucher = _find(store, actor=actor, code=code, ip=ip)
     if voucher.password and codes.normalise(password) != voucher.password:
         raise _wrong(store, actor, voucher.code, ip, field="password")
     _check_usable(voucher, store)
     now = timezone.now()
     with transaction.atomic():
-        if not _move(voucher.pk, "verify", "issued", actor=actor, used_at=now, used_store=store, used_by=actor):
-            voucher.refresh_from_db()
-            _check_usable(voucher, store)  # says why: used already (where, when), refunded …
+        if not transition_many(Voucher, "verify", ids=[voucher.pk], source="issued", actor=actor).moved:
+            _check_usable(_voucher_at(store, voucher.code) or voucher, store)  # says why: used already (where, when) …
             raise Conflict(_("This voucher cannot be used."), code="voucher_not_usable")
+        Voucher.objects.filter(pk=voucher.pk).update(used_at=now, used_store=store, used_by=actor)
         redemption = Redemption.objects.create(
             voucher=voucher,
             merchant_id=voucher.merchant_id,
@@ -387,7 +460,8 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
                 "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
             },
         )
-    voucher.refresh_from_db()
+    voucher.refresh_from_db(fields=["state"])  # moved by the engine
+    voucher.used_at, voucher.used_store, voucher.used_by = now, store, actor
     return voucher
 
 
@@ -416,7 +490,7 @@ def _check_usable(voucher: Voucher, store: Store) -> None:
         )
     if today > voucher.valid_until:
         raise Conflict(_("This voucher has expired."), code="voucher_expired")
-    if not voucher.accepted_stores().filter(pk=store.pk).exists():
+    if not _accepts(voucher, store):
         raise Conflict(_("This voucher is not accepted at this store."), code="voucher_wrong_store")
 
 

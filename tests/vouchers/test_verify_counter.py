@@ -1,0 +1,139 @@
+"""Verification at the counter in few statements: what the one store query and the one voucher
+query decide (membership, lockout, accepted stores), and how many queries a verification takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.vouchers.conftest import Shop, voucher_of
+from tuangou.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from tuangou.core.workflow.engine import history
+from tuangou.core.workflow.models import ProcessPosition
+from tuangou.vouchers import codes, services
+from tuangou.vouchers.models import Redemption, WrongCode
+
+pytestmark = pytest.mark.django_db
+
+
+def _writes(ctx: CaptureQueriesContext) -> list[str]:
+    """``INSERT "table"`` / ``UPDATE "table"`` of each write captured."""
+    writes = []
+    for q in ctx.captured_queries:
+        words = q["sql"].split()
+        if words[0] == "INSERT":
+            writes.append(f"INSERT {words[2]}")
+        elif words[0] == "UPDATE":
+            writes.append(f"UPDATE {words[1]}")
+    return writes
+
+
+def test_one_below_the_lockout_still_verifies(tipped: Callable[..., Any], shop: Shop) -> None:
+    _deal, orders = tipped([2])
+    first, second = orders[0].vouchers.order_by("seq")
+    for _ in range(services.LOCKOUT_AFTER - 1):
+        with pytest.raises(ValidationFailed):
+            services.voucher_verify(actor=shop.clerk, code=codes.generate(), store_id=shop.store.pk)
+    assert services.voucher_verify(actor=shop.clerk, code=first.code, store_id=shop.store.pk).state == "used"
+    # the wrong password is the LOCKOUT_AFTER-th wrong attempt: from now on the store is locked
+    services.Voucher.objects.filter(pk=second.pk).update(password="123456")
+    with pytest.raises(ValidationFailed):
+        services.voucher_verify(actor=shop.clerk, code=second.code, store_id=shop.store.pk, password="1")
+    with pytest.raises(RateLimited) as locked:
+        services.voucher_lookup(actor=shop.clerk, code=second.code, store_id=shop.store.pk)
+    assert locked.value.code == "store_locked_out"
+
+
+def test_only_wrong_codes_within_the_window_lock_the_store(tipped: Callable[..., Any], shop: Shop) -> None:
+    _deal, orders = tipped([1])
+    old = timezone.now() - services.LOCKOUT_WINDOW - dt.timedelta(seconds=5)
+    WrongCode.objects.bulk_create([WrongCode(store=shop.store, code_tail="0000") for _ in range(20)])
+    WrongCode.objects.update(at=old)
+    WrongCode.objects.bulk_create(
+        [WrongCode(store=shop.store, code_tail="0000") for _ in range(services.LOCKOUT_AFTER - 1)]
+    )
+    # another store's wrong codes do not count here
+    WrongCode.objects.bulk_create([WrongCode(store=shop.other_store, code_tail="0000") for _ in range(20)])
+    assert services.voucher_verify(actor=shop.clerk, code=voucher_of(orders[0]).code, store_id=shop.store.pk)
+
+
+def test_a_store_the_actor_does_not_work_at_is_not_found_even_when_locked(
+    tipped: Callable[..., Any], shop: Shop, rival: Shop
+) -> None:
+    _deal, orders = tipped([1])
+    WrongCode.objects.bulk_create([WrongCode(store=shop.store, code_tail="0000") for _ in range(20)])
+    with pytest.raises(NotFound):
+        services.voucher_lookup(actor=rival.admin, code=voucher_of(orders[0]).code, store_id=shop.store.pk)
+    with pytest.raises(NotFound):
+        services.voucher_lookup(actor=shop.clerk, code=voucher_of(orders[0]).code, store_id=10**9)
+
+
+def test_the_stores_a_deal_names_accept_it_and_no_other(tipped: Callable[..., Any], shop: Shop) -> None:
+    deal, orders = tipped([1, 1, 1])
+    a, b, c = (voucher_of(o) for o in orders)
+    # a deal naming no store: every store of the merchant
+    assert services.voucher_verify(actor=shop.other_clerk, code=a.code, store_id=shop.other_store.pk).state == "used"
+    deal.stores.set([shop.other_store])
+    with pytest.raises(Conflict) as info:
+        services.voucher_verify(actor=shop.clerk, code=b.code, store_id=shop.store.pk)
+    assert info.value.code == "voucher_wrong_store"
+    assert services.voucher_verify(actor=shop.admin, code=b.code, store_id=shop.other_store.pk).state == "used"
+    deal.stores.set([shop.store, shop.other_store])
+    assert services.voucher_verify(actor=shop.clerk, code=c.code, store_id=shop.store.pk).state == "used"
+
+
+def test_verify_writes_the_use_the_log_the_record_the_audit_and_the_sms(tipped: Callable[..., Any], shop: Shop) -> None:
+    _deal, orders = tipped([1])
+    v = voucher_of(orders[0])
+    with CaptureQueriesContext(connection) as ctx:
+        used = services.voucher_verify(actor=shop.clerk, code=v.code, store_id=shop.store.pk, ip="10.0.0.1")
+    assert used.state == "used" and used.used_store == shop.store and used.used_by == shop.clerk
+    assert used.deal.title == v.deal.title and used.used_at is not None
+    v.refresh_from_db()
+    assert (v.state, v.used_at, v.used_store_id, v.used_by_id) == ("used", used.used_at, shop.store.pk, shop.clerk.pk)
+    log = list(history(v))[-1]
+    assert (log.action, log.from_state, log.to_state, log.actor_id) == ("verify", "issued", "used", shop.clerk.pk)
+    assert log.entered_at is not None and log.waited is not None  # time spent issued, for the step statistics
+    assert ProcessPosition.objects.get(process="voucher", object_id=v.pk).state == "used"
+    assert Redemption.objects.get(voucher=v).store == shop.store
+    assert sorted(_writes(ctx)) == sorted(
+        [
+            'UPDATE "vouchers_voucher"',  # the engine: issued → used, guarded
+            'INSERT "core_transitionlog"',
+            'INSERT "core_processposition"',
+            'UPDATE "vouchers_voucher"',  # used at, where, by whom
+            'INSERT "vouchers_redemption"',
+            'INSERT "core_auditlog"',
+            'INSERT "messaging_outboxmessage"',
+        ]
+    )
+
+
+def test_a_verification_through_the_api_takes_few_queries(
+    api: Any, tipped: Callable[..., Any], shop: Shop, django_assert_max_num_queries: Any
+) -> None:
+    _deal, orders = tipped([2])
+    first, second = orders[0].vouchers.order_by("seq")
+    api.as_user(shop.clerk)
+    assert api.post("/api/v1/vouchers/verify", {"code": first.code, "store": shop.store.pk}).status_code == 200
+    # token, store (membership, lockout), voucher (order, deal, stores); the engine's lane and
+    # its guarded move (lock, update, log, position, 2 savepoints); the use, the record, the
+    # audit, the SMS (the site's name, the outbox) in a savepoint (2); the state read back
+    with django_assert_max_num_queries(18):
+        done = api.post("/api/v1/vouchers/verify", {"code": second.display_code, "store": shop.store.pk})
+    body = done.json()
+    assert done.status_code == 200 and body["state"] == "used" and body["used_store"] == shop.store.name
+    assert body["deal_title"] == second.deal.title and body["used_at"]
+    with django_assert_max_num_queries(3):  # refused before any write: token, store, voucher
+        again = api.post("/api/v1/vouchers/verify", {"code": second.code, "store": shop.other_store.pk})
+    assert again.status_code == 404  # the clerk does not work at the other store
+    api.as_user(shop.admin)
+    again = api.post("/api/v1/vouchers/verify", {"code": second.code, "store": shop.other_store.pk})
+    assert again.status_code == 409 and again.json()["code"] == "voucher_used"
+    assert shop.store.name in again.json()["message"]

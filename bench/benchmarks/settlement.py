@@ -1,6 +1,8 @@
 """Settlement statement for a merchant with `vouchers` vouchers used in the last period
-(`settlement.services.statement_generate`: lines, commission, totals, vouchers marked settled).
-Baseline: the plain SQL aggregate (count, units, amount, commission) over the same rows.
+(`settlement.services.statement_generate`: lines, commission, totals, the range that puts the
+vouchers on it; ADR 0014: marking each voucher ``settled`` is a job queued after commit, not
+part of the drafting). Baseline: the plain SQL aggregate (count, units, amount, commission)
+over the same rows; the statement's totals must agree with it.
 
 Capped at `settlement_timeout` seconds (the statement's transaction is then rolled back); a
 capped figure is a lower bound."""

@@ -229,3 +229,14 @@ def test_an_undo_waits_for_a_drafting_in_progress_and_is_refused(tipped: Callabl
     voucher.refresh_from_db()
     assert voucher.state in ("used", "settled")
     assert Statement.objects.get(merchant=shop.merchant).units == 1
+
+
+def test_the_clock_settles_what_a_lost_job_left(tipped: Callable[..., Any], shop: Shop) -> None:
+    tipped([2])
+    _verify_all(shop)
+    start, end = _month()
+    services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end)  # job not run
+    assert Voucher.objects.filter(state="used").count() == 2
+    assert services.statements_settle_pending() == 2
+    assert services.statements_settle_pending() == 0
+    assert set(Voucher.objects.values_list("state", flat=True)) == {"settled"}

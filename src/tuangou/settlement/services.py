@@ -301,6 +301,19 @@ def statement_settle_vouchers(*, statement_id: int) -> int:
     )
 
 
+def statements_settle_pending(*, days: int = 62) -> int:
+    """The clock: the vouchers of verified statements drafted in the last `days` days that are
+    still not marked ``settled`` (a job lost with a worker) are marked now; returns how many."""
+    recent = Statement.objects.filter(
+        basis=Statement.Basis.VERIFIED, created_at__gte=timezone.now() - dt.timedelta(days=days)
+    ).order_by("pk")
+    return sum(
+        statement_settle_vouchers(statement_id=st.pk)
+        for st in recent
+        if statement_vouchers(st).filter(state="used").exists()
+    )
+
+
 def _total(statement: Statement) -> None:
     """gross − refunds − commission = payable, from SQL sums over the lines."""
     sums = statement.lines.aggregate(

@@ -5,6 +5,7 @@ from tuangou.settlement import services
 @job("settlement.statements", every=6 * 3600)
 def draft_statements() -> None:
     services.statements_generate_due()
+    services.statements_settle_pending()
 
 
 @job("settlement.settle_vouchers")

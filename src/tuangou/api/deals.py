@@ -7,13 +7,17 @@ same order); see api/orders.py for reading orders.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Header, Query, Router, Schema, Status, UploadedFile
+from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
 from tuangou.api.base import session_or_token
@@ -116,8 +120,10 @@ def media_out(m: DealMedia) -> MediaOut:
     return MediaOut(id=m.pk, kind=m.kind, src=m.src, caption=m.caption, position=m.position)
 
 
-def deal_out(deal: Deal, *, detail: bool = False) -> DealOut:
-    values: dict[str, Any] = {
+def deal_values(deal: Deal) -> dict[str, Any]:
+    """A deal as DealOut's fields, plain values (tiers as dicts): what DealOut(**values).model_dump()
+    gives, without validating again what the database already typed."""
+    return {
         "id": deal.pk,
         "title": deal.title,
         "summary": deal.summary,
@@ -140,12 +146,16 @@ def deal_out(deal: Deal, *, detail: bool = False) -> DealOut:
         "per_member_limit": deal.per_member_limit,
         "starts_at": deal.starts_at,
         "ends_at": deal.ends_at,
-        "tiers": [TierOut(threshold=t.threshold, price=t.price) for t in deal.tier_list],
+        "tiers": [{"threshold": t.threshold, "price": t.price} for t in deal.tier_list],
         "team_size": deal.team_size,
         "team_hours": deal.team_hours,
         "leader_price": deal.leader_price,
         "final_unit_price": deal.final_unit_price,
     }
+
+
+def deal_out(deal: Deal, *, detail: bool = False) -> DealOut:
+    values = deal_values(deal)
     if not detail:
         return DealOut(**values)
     return DealDetailOut(
@@ -299,24 +309,41 @@ class DealFilter(Schema):
     offset: int = Field(0, ge=0)
 
 
-@router.get("/deals", auth=PUBLIC, response={200: list[DealOut], **ERRORS}, summary="List deals")
-def deal_list(request: HttpRequest, filters: Query[DealFilter]) -> list[DealOut]:
-    if filters.scope == "manage":
-        from tuangou.core.ownership import require_login
+# The public list is the same for every caller: kept PAGE_SECONDS in the "pages" cache (ADR 0013).
+PAGE_SECONDS = 5
 
-        require_login(request.user)
-        qs = selectors.deal_list_for(request.user, status=filters.status)
-        if filters.city:
-            qs = qs.filter(city__slug=filters.city)
-        if filters.category:
-            qs = qs.filter(category__slug=filters.category)
-        if filters.q:
-            qs = qs.filter(title__icontains=filters.q)
-    else:
+
+@router.get("/deals", auth=PUBLIC, response={200: list[DealOut], **ERRORS}, summary="List deals")
+def deal_list(request: HttpRequest, filters: Query[DealFilter]) -> list[DealOut] | HttpResponse:
+    if filters.scope == "public":
+        return _public_deal_list(filters)
+    from tuangou.core.ownership import require_login
+
+    require_login(request.user)
+    qs = selectors.deal_list_for(request.user, status=filters.status)
+    if filters.city:
+        qs = qs.filter(city__slug=filters.city)
+    if filters.category:
+        qs = qs.filter(category__slug=filters.category)
+    if filters.q:
+        qs = qs.filter(title__icontains=filters.q)
+    return [deal_out(d) for d in qs[filters.offset : filters.offset + filters.limit]]
+
+
+def _public_deal_list(filters: DealFilter) -> HttpResponse:
+    """The public list as JSON bytes, from the cache or rendered from plain values (deal_values),
+    the same bytes ninja would give for list[DealOut] (tests/deals/test_api.py checks it)."""
+    store = caches["pages"]
+    key = "api:deals:" + hashlib.sha256(json.dumps(filters.model_dump(), sort_keys=True).encode()).hexdigest()
+    content = store.get(key)
+    if content is None:
         qs = selectors.deal_list_public(
             city=filters.city, category=filters.category, q=filters.q, status=filters.status
         )
-    return [deal_out(d) for d in qs[filters.offset : filters.offset + filters.limit]]
+        page = [deal_values(d) for d in qs[filters.offset : filters.offset + filters.limit]]
+        content = json.dumps(page, cls=NinjaJSONEncoder).encode()
+        store.set(key, content, PAGE_SECONDS)
+    return HttpResponse(content, content_type="application/json; charset=utf-8")
 
 
 def _public_or_managed(request: HttpRequest, deal_id: int) -> Deal:

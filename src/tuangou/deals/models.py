@@ -164,6 +164,14 @@ class Deal(models.Model):
             models.Index(fields=["city", "status", "-starts_at"]),
             models.Index(fields=["status", "ends_at"]),
             models.Index(fields=["status", "starts_at"]),
+            # The storefront's lists (deals.selectors.deal_list_public): a city's deals by ends_at,
+            # read a page at a time in index order instead of sorting every deal of the city.
+            models.Index(fields=["city", "ends_at", "id"], name="deal_city_ends"),
+            models.Index(
+                fields=["city", "ends_at", "id"],
+                name="deal_city_on_sale_ends",
+                condition=Q(status__in=("live", "tipped")),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(group_price__gt=0), name="deal_group_price_positive"),

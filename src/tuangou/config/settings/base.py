@@ -91,10 +91,19 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tuangou",
-        }
+        },
+        # Pages and API lists rendered for anonymous visitors, kept a few seconds (ADR 0013).
+        "pages": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tuangou-pages",
+        },
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuangou"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuangou"},
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tuangou-pages"},
+    }
 
 # Background jobs: "celery" (scaled: Redis broker, separate workers and beat) or "embedded"
 # (a thread pool and a clock inside the web process). Business code only calls core.jobs.

@@ -5,6 +5,7 @@ import os
 import dj_database_url
 
 from tuangou.config.settings.base import *  # noqa: F403
+from tuangou.config.settings.base import CACHES
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"  # noqa: S105
 DEBUG = False
@@ -30,3 +31,5 @@ STORAGES = {
 }
 SERVE_MEDIA = True  # uploaded media through tuangou.web.views.media, as in the embedded mode
 STATIC_ROOT = None  # type: ignore[assignment]  # whitenoise serves from the finders in tests
+# No page microcache (ADR 0013) unless a test turns it on: a test reads its own writes at once.
+CACHES = {**CACHES, "pages": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}

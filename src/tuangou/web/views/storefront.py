@@ -7,16 +7,24 @@ shown on the form (or as a message) and nothing changes.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import secrets
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.messages import get_messages
+from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -41,6 +49,58 @@ def get_visible(queryset: Any, user: Any, **lookup: Any) -> Any:
         raise Http404 from exc
 
 
+# -- microcache (ADR 0013) --------------------------------------------------------------------
+# A city page or a deal page for an anonymous visitor is the same for every anonymous visitor in
+# one language, except for the per-visitor CSRF token and the join form's idempotency key: it is
+# rendered once with placeholders for those two, kept PAGE_SECONDS in the "pages" cache, and each
+# visitor gets a copy with their own token and a fresh key. Sold counts may be PAGE_SECONDS stale
+# for anonymous visitors; signed-in visitors, POSTs and pages with a pending message are never
+# cached.
+
+PAGE_SECONDS = 5
+_CSRF_SLOT = "csrf-slot-2f6c1a9e"
+_KEY_SLOT = "idempotency-slot-2f6c1a9e"
+
+
+def _page_key(request: HttpRequest) -> str:
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+    return f"web:page:{translation.get_language()}:{path}"
+
+
+def _cacheable(request: HttpRequest) -> bool:
+    return request.method in ("GET", "HEAD") and not request.user.is_authenticated and len(get_messages(request)) == 0
+
+
+def anonymous_microcache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Serve anonymous GETs of `view` from the "pages" cache (see above); the view renders its
+    per-visitor values with `_visitor_slots(request)`."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not _cacheable(request):
+            return view(request, *args, **kwargs)
+        store, key = caches["pages"], _page_key(request)
+        content = store.get(key)
+        if content is None:
+            request.page_slots = True  # type: ignore[attr-defined]
+            response = view(request, *args, **kwargs)
+            if response.status_code != 200 or response.streaming or response.cookies:
+                return response
+            content = response.content
+            store.set(key, content, PAGE_SECONDS)
+        page = content.replace(_CSRF_SLOT.encode(), get_token(request).encode())
+        return HttpResponse(page.replace(_KEY_SLOT.encode(), _new_key().encode()))
+
+    return wrapped
+
+
+def _visitor_slots(request: HttpRequest) -> dict[str, str]:
+    """The CSRF token and a fresh idempotency key, or their placeholders in a page to be cached."""
+    if getattr(request, "page_slots", False):
+        return {"csrf_token": _CSRF_SLOT, "idempotency_key": _KEY_SLOT}
+    return {"idempotency_key": _new_key()}
+
+
 class JoinForm(ServiceForm):
     quantity = forms.IntegerField(
         label=gettext_lazy("Quantity"), initial=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
@@ -55,11 +115,12 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/deals/home.html", {"cities": cities, "categories": Category.objects.all()})
 
 
+@anonymous_microcache
 def city(request: HttpRequest, city: str) -> HttpResponse:
     """A city's storefront: today's deals, by category, searchable."""
     place = get_object_or_404(City, slug=city, is_active=True)
     category, q = request.GET.get("category") or None, (request.GET.get("q") or "").strip()
-    deals = selectors.deal_list_public(city=place.slug, category=category, q=q or None).filter(status__in=Deal.ON_SALE)
+    deals = selectors.deal_list_public(city=place.slug, category=category, q=q or None, on_sale=True)
     page = Paginator(deals, 20).get_page(request.GET.get("page"))
     return render(
         request,
@@ -71,6 +132,7 @@ def city(request: HttpRequest, city: str) -> HttpResponse:
             "category": category,
             "q": q,
             "page": page,
+            **_visitor_slots(request),
         },
     )
 
@@ -83,6 +145,7 @@ def _pay_url(order: Order) -> str | None:
         return None
 
 
+@anonymous_microcache
 def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     """The deal page: prices side by side (S10), tiers, people joined, progress, time left, stores, terms."""
     deal = selectors.deal_public(deal_id=deal_id)
@@ -122,14 +185,12 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
             "next_tier": deal.next_tier,
             "teams": selectors.teams_forming(deal=deal)[:10] if deal.is_team else [],
             "stores": deal.stores.all(),
-            "idempotency_key": _new_key(),
+            **_visitor_slots(request),
         },
     )
 
 
 def _new_key() -> str:
-    import secrets
-
     return secrets.token_urlsafe(16)
 
 

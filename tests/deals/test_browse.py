@@ -1,0 +1,199 @@
+"""Browsing at scale (ADR 0013): the city page, the deal page and the API's public list are kept a
+few seconds for anonymous visitors, with each visitor's own CSRF token and idempotency key; never
+for signed-in visitors, POSTs or a visitor with a message waiting; the list reads a page from the
+index on (city, ends_at, id) instead of sorting a city's deals."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.contrib.messages import constants
+from django.contrib.messages.storage.base import Message
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
+from django.db import connection
+from django.test import Client, RequestFactory
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from ninja.responses import NinjaJSONEncoder
+
+from tests.conftest import PASSWORD
+from tests.deals.factories import join_and_pay
+from tuangou.api.deals import DealOut, deal_out
+from tuangou.deals import selectors
+from tuangou.deals.models import Deal
+
+pytestmark = pytest.mark.django_db
+
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+IDEMPOTENCY_INPUT = re.compile(r'name="idempotency_key" value="([^"]+)"')
+
+
+@pytest.fixture
+def pages_cache(settings):
+    """The microcache on, in memory (the test settings turn it off)."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test-pages"},
+    }
+    caches["pages"].clear()
+    yield caches["pages"]
+    caches["pages"].clear()
+
+
+def _visitor(**kwargs) -> Client:
+    c = Client(**kwargs)
+    c.cookies["tuangou_language"] = "en"
+    return c
+
+
+def _member(user) -> Client:
+    c = _visitor()
+    c.login(mobile=user.mobile, password=PASSWORD)
+    return c
+
+
+def _queries(client: Client, path: str) -> tuple[str, int]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path)
+    assert response.status_code == 200
+    return response.content.decode(), len(ctx.captured_queries)
+
+
+def test_anonymous_city_page_is_rendered_once_and_each_visitor_gets_a_working_csrf_token(deal_factory, pages_cache):
+    deal_factory(title="Hotpot for two")
+    first, rendered = _queries(_visitor(), "/c/shanghai/")
+    second_visitor = _visitor(enforce_csrf_checks=True)
+    second, cached = _queries(second_visitor, "/c/shanghai/")
+    assert rendered > 0 and cached == 0
+    assert "Hotpot for two" in second
+    assert "csrf-slot" not in second and "idempotency-slot" not in second
+    token = CSRF_INPUT.search(second).group(1)  # type: ignore[union-attr]
+    assert token != CSRF_INPUT.search(first).group(1)  # type: ignore[union-attr]
+    assert f'"X-CSRFToken": "{token}"' in second
+    # The token from the cached page is this visitor's: the language switch accepts it.
+    r = second_visitor.post(reverse("set_language"), {"language": "zh-hans", "csrfmiddlewaretoken": token})
+    assert r.status_code == 302
+    r = second_visitor.post(reverse("set_language"), {"language": "zh-hans", "csrfmiddlewaretoken": "x" * 64})
+    assert r.status_code == 403
+
+
+def test_a_language_and_a_page_number_are_pages_of_their_own(deal_factory, pages_cache):
+    deal_factory()
+    english, _ = _queries(_visitor(), "/c/shanghai/")
+    chinese = _visitor()
+    chinese.cookies["tuangou_language"] = "zh-hant"
+    page, queries = _queries(chinese, "/c/shanghai/")
+    assert queries > 0 and 'lang="zh-Hant"' in page and 'lang="en"' in english
+    assert _queries(_visitor(), "/c/shanghai/?page=2")[1] > 0
+
+
+def test_deal_page_counts_may_be_seconds_stale_for_visitors_but_not_for_members(
+    deal_factory, member, make_user, pages_cache
+):
+    deal = deal_factory(title="Hotpot for two", tipping_point=5)
+    before, _ = _queries(_visitor(), f"/deals/{deal.pk}/")
+    assert "0 people joined" in before
+    join_and_pay(deal, make_user())
+    visitor_page, cached = _queries(_visitor(), f"/deals/{deal.pk}/")
+    assert cached == 0 and "0 people joined" in visitor_page  # at most PAGE_SECONDS old
+    member_page, _ = _queries(_member(member), f"/deals/{deal.pk}/")
+    assert "1 person joined" in member_page and str(member) in member_page
+    pages_cache.clear()  # PAGE_SECONDS later
+    assert "1 person joined" in _queries(_visitor(), f"/deals/{deal.pk}/")[0]
+
+
+def test_each_visitor_gets_a_fresh_idempotency_key_from_a_cached_deal_page(deal_factory, pages_cache):
+    deal = deal_factory()
+    keys = {IDEMPOTENCY_INPUT.search(_queries(_visitor(), f"/deals/{deal.pk}/")[0]).group(1) for _ in range(3)}  # type: ignore[union-attr]
+    assert len(keys) == 3 and not any("slot" in k for k in keys)
+
+
+def test_a_members_page_is_never_cached_nor_shown_to_others(deal_factory, member, pages_cache):
+    deal = deal_factory()
+    for path in ("/c/shanghai/", f"/deals/{deal.pk}/"):
+        _queries(_member(member), path)
+        _queries(_member(member), path)
+        page, queries = _queries(_visitor(), path)
+        assert queries > 0 and str(member) not in page
+
+
+def test_a_visitor_with_a_message_waiting_sees_it_and_nobody_else_does(deal_factory, pages_cache):
+    deal_factory()
+    c = _visitor()
+    storage = CookieStorage(RequestFactory().get("/"))
+    c.cookies["messages"] = storage._encode([Message(constants.INFO, "A message for one visitor")])  # type: ignore[attr-defined]
+    page, _ = _queries(c, "/c/shanghai/")
+    assert "A message for one visitor" in page
+    assert "A message for one visitor" not in _queries(_visitor(), "/c/shanghai/")[0]
+
+
+def test_posts_are_never_served_from_the_cache(deal_factory, member, pages_cache):
+    deal = deal_factory(per_member_limit=2)
+    _queries(_visitor(), f"/deals/{deal.pk}/")
+    r = _member(member).post(f"/deals/{deal.pk}/", {"quantity": 3, "idempotency_key": "k-1"})
+    assert r.status_code == 200 and "quantity-errors" in r.content.decode()
+    r = _visitor().post(f"/deals/{deal.pk}/", {"quantity": 1})
+    assert r.status_code == 302 and "/login" in r["Location"]
+
+
+def test_public_api_list_is_cached_and_says_what_ninja_would(deal_factory, api, pages_cache):
+    deal = deal_factory(tiers=[(5, "90.00")])
+    with CaptureQueriesContext(connection) as first:
+        r = api.get("/api/v1/deals", {"city": "shanghai"})
+    assert r.status_code == 200 and r["Content-Type"] == "application/json; charset=utf-8"
+    listed = r.json()
+    # The same JSON as ninja's for list[DealOut]: each DealOut validated, dumped and encoded.
+    ninja = [DealOut.model_validate(deal_out(d)).model_dump() for d in selectors.deal_list_public(city="shanghai")]
+    assert listed == json.loads(json.dumps(ninja, cls=NinjaJSONEncoder))
+    assert listed[0]["id"] == deal.pk and listed[0]["tiers"] == [{"threshold": 5, "price": "90.00"}]
+    assert listed[0]["current_price"] == "99.00" and listed[0]["original_price"] == "200.00"
+    with CaptureQueriesContext(connection) as again:
+        assert api.get("/api/v1/deals", {"city": "shanghai"}).content == r.content
+    assert len(first.captured_queries) > 0 and len(again.captured_queries) == 0
+    assert api.get("/api/v1/deals", {"city": "shanghai", "offset": 1}).json() == []
+
+
+def test_managed_api_list_is_not_cached(deal_factory, api, merchant_admin, pages_cache):
+    deal_factory()
+    api.as_user(merchant_admin)
+    api.get("/api/v1/deals", {"scope": "manage"})
+    with CaptureQueriesContext(connection) as ctx:
+        assert len(api.get("/api/v1/deals", {"scope": "manage"}).json()) == 1
+    assert len(ctx.captured_queries) > 0
+    assert api.get("/api/v1/deals", {"scope": "manage", "limit": 0}).status_code == 400
+
+
+def test_public_list_by_end_time_on_sale_only_when_asked(deal_factory):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    later = deal_factory(ends_at=now + dt.timedelta(days=2))
+    sooner = deal_factory(ends_at=now + dt.timedelta(days=1))
+    closed = deal_factory(ends_at=now + dt.timedelta(hours=1))
+    Deal.objects.filter(pk=closed.pk).update(status="closed")
+    deal_factory(live=False)  # a draft is never public
+    assert [d.pk for d in selectors.deal_list_public(city="shanghai")] == [closed.pk, sooner.pk, later.pk]
+    assert [d.pk for d in selectors.deal_list_public(city="shanghai", on_sale=True)] == [sooner.pk, later.pk]
+    assert list(selectors.deal_list_public(city="nowhere")) == []
+    with CaptureQueriesContext(connection) as ctx:
+        cards = list(selectors.deal_list_public(city="shanghai", on_sale=True))
+        assert [len(d.tier_list) for d in cards] == [0, 0] and [d.cover for d in cards] == [None, None]
+        assert all(d.merchant.name and d.city.slug for d in cards)
+    assert len(ctx.captured_queries) == 3  # deals, tiers, media
+
+
+@pytest.mark.postgres
+def test_a_city_page_reads_the_index_in_order_instead_of_sorting_the_city(deal_factory):
+    deal_factory()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        on_sale = selectors.deal_list_public(city="shanghai", on_sale=True)[40:60].explain()
+        public = selectors.deal_list_public(city="shanghai")[40:60].explain()
+    assert "deal_city_on_sale_ends" in on_sale and "Sort" not in on_sale.split("->")[1]
+    assert "deal_city_ends" in public

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.contrib.messages import constants
@@ -22,6 +25,7 @@ from ninja.responses import NinjaJSONEncoder
 from tests.conftest import PASSWORD
 from tests.deals.factories import join_and_pay
 from tuangou.api.deals import DealOut, deal_out
+from tuangou.core import microcache
 from tuangou.deals import selectors
 from tuangou.deals.models import Deal
 
@@ -197,3 +201,54 @@ def test_a_city_page_reads_the_index_in_order_instead_of_sorting_the_city(deal_f
         public = selectors.deal_list_public(city="shanghai")[40:60].explain()
     assert "deal_city_on_sale_ends" in on_sale and "Sort" not in on_sale.split("->")[1]
     assert "deal_city_ends" in public
+
+
+def test_a_stale_page_is_rendered_again_by_one_request_while_the_others_get_the_previous_one(pages_cache):
+    rendered = []
+
+    def render(text: str) -> bytes:
+        rendered.append(text)
+        return text.encode()
+
+    assert microcache.cached_bytes("k", lambda: render("first")) == b"first"
+    assert microcache.cached_bytes("k", lambda: render("second")) == b"first"  # fresh
+    pages_cache.set("k", (b"first", time.time() - 1), 60)  # PAGE_SECONDS later
+    pages_cache.add("k:rendering", 1, 10)  # another request is rendering it again
+    assert microcache.cached_bytes("k", lambda: render("second")) == b"first"
+    pages_cache.delete("k:rendering")
+    assert microcache.cached_bytes("k", lambda: render("second")) == b"second"
+    assert rendered == ["first", "second"]
+
+
+def test_a_cold_page_is_rendered_once_for_many_visitors_at_once(pages_cache, monkeypatch):
+    """A stampede on a key nobody has: one thread renders, the others wait for its bytes."""
+    calls = []
+    started = threading.Event()
+
+    def render() -> bytes:
+        calls.append(1)
+        started.set()
+        time.sleep(0.2)
+        return b"page"
+
+    with ThreadPoolExecutor(10) as pool:
+        first = pool.submit(microcache.cached_bytes, "cold", render)
+        started.wait(5)
+        others = [pool.submit(microcache.cached_bytes, "cold", render) for _ in range(9)]
+        got = [first.result()] + [f.result() for f in others]
+    assert got == [b"page"] * 10 and len(calls) == 1
+
+
+def test_a_page_not_to_be_kept_does_not_make_the_others_wait(pages_cache, monkeypatch):
+    monkeypatch.setattr(microcache, "WAIT_SECONDS", 30.0)
+    assert microcache.cached_bytes("gone", lambda: None) is None
+    pages_cache.add("gone:rendering", 1, 10)
+    threading.Timer(0.1, pages_cache.delete, ["gone:rendering"]).start()
+    began = time.monotonic()
+    assert microcache.cached_bytes("gone", lambda: b"mine") == b"mine"
+    assert time.monotonic() - began < 5
+
+
+def test_a_missing_deal_is_a_404_for_visitors_too(pages_cache):
+    assert _visitor().get("/deals/999999/").status_code == 404
+    assert _visitor().get("/c/nowhere/").status_code == 404

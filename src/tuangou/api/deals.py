@@ -13,7 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import File, Form, Header, Query, Router, Schema, Status, UploadedFile
@@ -23,6 +22,7 @@ from pydantic import Field
 from tuangou.api.base import session_or_token
 from tuangou.api.orders import OrderOut, order_out
 from tuangou.api.schemas import ERRORS, ErrorOut, Money
+from tuangou.core import microcache
 from tuangou.core.errors import NotFound
 from tuangou.core.models import City
 from tuangou.deals import selectors, services
@@ -309,10 +309,6 @@ class DealFilter(Schema):
     offset: int = Field(0, ge=0)
 
 
-# The public list is the same for every caller: kept PAGE_SECONDS in the "pages" cache (ADR 0013).
-PAGE_SECONDS = 5
-
-
 @router.get("/deals", auth=PUBLIC, response={200: list[DealOut], **ERRORS}, summary="List deals")
 def deal_list(request: HttpRequest, filters: Query[DealFilter]) -> list[DealOut] | HttpResponse:
     if filters.scope == "public":
@@ -331,19 +327,18 @@ def deal_list(request: HttpRequest, filters: Query[DealFilter]) -> list[DealOut]
 
 
 def _public_deal_list(filters: DealFilter) -> HttpResponse:
-    """The public list as JSON bytes, from the cache or rendered from plain values (deal_values),
-    the same bytes ninja would give for list[DealOut] (tests/deals/test_api.py checks it)."""
-    store = caches["pages"]
-    key = "api:deals:" + hashlib.sha256(json.dumps(filters.model_dump(), sort_keys=True).encode()).hexdigest()
-    content = store.get(key)
-    if content is None:
+    """The public list as JSON bytes, kept a few seconds (core.microcache) or rendered from plain
+    values (deal_values): the same bytes ninja would give for list[DealOut]."""
+
+    def render() -> bytes:
         qs = selectors.deal_list_public(
             city=filters.city, category=filters.category, q=filters.q, status=filters.status
         )
         page = [deal_values(d) for d in qs[filters.offset : filters.offset + filters.limit]]
-        content = json.dumps(page, cls=NinjaJSONEncoder).encode()
-        store.set(key, content, PAGE_SECONDS)
-    return HttpResponse(content, content_type="application/json; charset=utf-8")
+        return json.dumps(page, cls=NinjaJSONEncoder).encode()
+
+    key = "api:deals:" + hashlib.sha256(json.dumps(filters.model_dump(), sort_keys=True).encode()).hexdigest()
+    return HttpResponse(microcache.cached_bytes(key, render), content_type="application/json; charset=utf-8")
 
 
 def _public_or_managed(request: HttpRequest, deal_id: int) -> Deal:

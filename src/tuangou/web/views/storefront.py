@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.messages import get_messages
-from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -29,6 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from tuangou.core import microcache
 from tuangou.core.errors import AppError, NotFound
 from tuangou.core.models import City
 from tuangou.core.ownership import get_visible as _get_visible
@@ -52,12 +52,11 @@ def get_visible(queryset: Any, user: Any, **lookup: Any) -> Any:
 # -- microcache (ADR 0013) --------------------------------------------------------------------
 # A city page or a deal page for an anonymous visitor is the same for every anonymous visitor in
 # one language, except for the per-visitor CSRF token and the join form's idempotency key: it is
-# rendered once with placeholders for those two, kept PAGE_SECONDS in the "pages" cache, and each
-# visitor gets a copy with their own token and a fresh key. Sold counts may be PAGE_SECONDS stale
+# rendered with placeholders for those two, kept a few seconds (core.microcache), and each visitor
+# gets a copy with their own token and a fresh key. Sold counts may be that many seconds stale
 # for anonymous visitors; signed-in visitors, POSTs and pages with a pending message are never
 # cached.
 
-PAGE_SECONDS = 5
 _CSRF_SLOT = "csrf-slot-2f6c1a9e"
 _KEY_SLOT = "idempotency-slot-2f6c1a9e"
 
@@ -72,22 +71,26 @@ def _cacheable(request: HttpRequest) -> bool:
 
 
 def anonymous_microcache(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Serve anonymous GETs of `view` from the "pages" cache (see above); the view renders its
+    """Serve anonymous GETs of `view` from core.microcache (see above); the view renders its
     per-visitor values with `_visitor_slots(request)`."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not _cacheable(request):
             return view(request, *args, **kwargs)
-        store, key = caches["pages"], _page_key(request)
-        content = store.get(key)
-        if content is None:
+        uncached: list[HttpResponse] = []
+
+        def render() -> bytes | None:
             request.page_slots = True  # type: ignore[attr-defined]
             response = view(request, *args, **kwargs)
             if response.status_code != 200 or response.streaming or response.cookies:
-                return response
-            content = response.content
-            store.set(key, content, PAGE_SECONDS)
+                uncached.append(response)
+                return None
+            return bytes(response.content)
+
+        content = microcache.cached_bytes(_page_key(request), render)
+        if content is None:
+            return uncached[0]
         page = content.replace(_CSRF_SLOT.encode(), get_token(request).encode())
         return HttpResponse(page.replace(_KEY_SLOT.encode(), _new_key().encode()))
 

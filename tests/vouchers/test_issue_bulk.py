@@ -1,5 +1,5 @@
-"""Issuing a batch through the engine at once (`create_in_state`), and its fallback when a
-concurrent runner created some of the batch's vouchers first."""
+"""Issuing a batch through the engine at once (`create_rows_in_state`), its SMS queued with it, and
+its fallback when a concurrent runner created some of the batch's vouchers first."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tuangou.core.workflow.engine import create_in_state
+from tuangou.core import jobs
+from tuangou.core.workflow.engine import create_rows_in_state
 from tuangou.core.workflow.models import ProcessPosition, TransitionLog
+from tuangou.messaging.models import OutboxMessage
 from tuangou.vouchers import codes, services
 from tuangou.vouchers.models import Voucher
 
@@ -40,8 +44,9 @@ def test_a_racing_runner_s_rows_are_kept_and_the_rest_issued(
     assert not Voucher.objects.filter(deal=deal).exists()
     order = orders[0]
 
-    def raced(rows: list[Voucher], action: str, **kw: Any) -> Any:
+    def raced(model: Any, columns: Any, rows: list[Any], action: str, **kw: Any) -> Any:
         # another runner inserts the order's second voucher just before this one does
+        first = dict(zip(columns, rows[0], strict=True))
         Voucher.objects.create(
             code=codes.generate(),
             order=order,
@@ -50,13 +55,69 @@ def test_a_racing_runner_s_rows_are_kept_and_the_rest_issued(
             merchant_id=deal.merchant_id,
             user_id=order.user_id,
             amount=order.unit_price,
-            valid_from=rows[0].valid_from,
-            valid_until=rows[0].valid_until,
+            valid_from=first["valid_from"],
+            valid_until=first["valid_until"],
         )
-        return create_in_state(rows, action, **kw)
+        return create_rows_in_state(model, columns, rows, action, **kw)
 
-    monkeypatch.setattr(services, "create_in_state", raced)
+    monkeypatch.setattr(services, "create_rows_in_state", raced)
     services.vouchers_issue(deal_id=deal.pk)
     vouchers = list(Voucher.objects.filter(order=order).order_by("seq"))
     assert [(v.seq, v.state) for v in vouchers] == [(1, "issued"), (2, "issued"), (3, "issued")]
     assert issue_logs(vouchers) == sorted((v.pk, "new", "issued") for v in vouchers)
+    # the batch's SMS were rolled back with its rows; each voucher's SMS is queued once afterwards
+    sms = OutboxMessage.objects.filter(template="voucher_issued", to=order.user.mobile)
+    assert sms.count() == 3 and sorted(m.params["code"] for m in sms) == sorted(v.display_code for v in vouchers)
+    assert {v.sms_sent for v in Voucher.objects.filter(order=order)} == {1}
+
+
+def test_vouchers_and_their_sms_are_written_in_a_few_statements_per_batch(
+    tipped: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    deal, orders = tipped([2, 1, 3, 1, 1], tipping_point=9)  # not tipped: no voucher yet
+    monkeypatch.setattr(services, "ISSUE_BATCH", 2)
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
+        assert services.vouchers_issue(deal_id=deal.pk) == 8
+    vouchers = list(Voucher.objects.filter(deal=deal).select_related("user").order_by("pk"))
+    assert len(vouchers) == 8 and {(v.state, v.sms_sent) for v in vouchers} == {("issued", 1)}
+    assert sorted((v.order_id, v.seq) for v in vouchers) == sorted(
+        (o.pk, i + 1) for o in orders for i in range(o.quantity)
+    )
+    assert all(codes.is_well_formed(v.code) for v in vouchers)
+    assert issue_logs(vouchers) == sorted((v.pk, "new", "issued") for v in vouchers)
+    sms = list(OutboxMessage.objects.filter(template="voucher_issued").order_by("pk"))
+    assert [(m.to, m.params["code"]) for m in sms] == [(v.user.mobile, v.display_code) for v in vouchers]
+    assert all(v.display_code in m.body for v, m in zip(vouchers, sms, strict=True))
+    # 3 batches of orders (2 + 2 + 1): per batch a bounded number of statements, none per voucher
+    sql = [x["sql"] for x in q.captured_queries]
+    assert sum(s.startswith('INSERT INTO "core_transitionlog"') for s in sql) == 3
+    assert len(sql) <= 3 * 14 + 10
+    assert services.vouchers_notify_new(deal_id=deal.pk) == 0  # nothing left unsent
+
+
+def test_tipping_issues_in_ranges_of_orders_one_job_each(
+    tipped: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    deal, orders = tipped([1, 2, 1, 1, 1], tipping_point=7)  # not tipped yet
+    monkeypatch.setattr(services, "ISSUE_BATCH", 2)
+    queued: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(jobs, "_dispatch", lambda name, kwargs: queued.append((name, kwargs)))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.vouchers_issue_in_ranges(deal_id=deal.pk) == 3
+    keys = sorted(o.pk for o in orders)
+    assert [(name, kw["first_order_id"], kw["last_order_id"]) for name, kw in queued] == [
+        ("vouchers.issue_range", keys[0], keys[1]),
+        ("vouchers.issue_range", keys[2], keys[3]),
+        ("vouchers.issue_range", keys[4], keys[4]),
+    ]
+    assert not Voucher.objects.filter(deal=deal).exists()
+    # each range issues its own orders only, once, with their SMS; a redelivered job adds nothing
+    for name, kw in queued[1:]:
+        jobs.run_now(name, **kw)
+    assert {v.order_id for v in Voucher.objects.filter(deal=deal)} == set(keys[2:])
+    for name, kw in queued:
+        jobs.run_now(name, **kw)
+    vouchers = Voucher.objects.filter(deal=deal)
+    assert vouchers.count() == 6 and {(v.state, v.sms_sent) for v in vouchers} == {("issued", 1)}
+    assert OutboxMessage.objects.filter(template="voucher_issued").count() == 6
+    assert TransitionLog.objects.filter(process="voucher", object_id__in=[v.pk for v in vouchers]).count() == 6

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from tuangou.core import jobs
+from tuangou.core.bulk import insert_rows
 from tuangou.core.models import SiteSettings
 from tuangou.messaging import templates
 from tuangou.messaging.models import OutboxMessage
@@ -42,37 +43,32 @@ def message_send(*, to: str, template: str, params: dict[str, Any], language: st
 
 
 def message_send_many(*, messages: Iterable[Outgoing], batch_size: int = SEND_BATCH) -> list[int]:
-    """Put many messages in the outbox: one INSERT and one delivery job per batch, delivered
-    after the surrounding transaction commits, each message once (as `message_deliver`).
+    """Put many messages in the outbox: their rows in one go (`core.bulk.insert_rows`: ``COPY`` on
+    PostgreSQL) and one delivery job per `batch_size` of them, delivered after the surrounding
+    transaction commits, each message once (as `message_deliver`). Each template is translated
+    once per language and filled per message, the same text `templates.render` gives.
     Returns the new messages' ids in the order given."""
     default = translation.get_language() or "zh-hant"
     site: str | None = None
-    ids: list[int] = []
-    batch: list[OutboxMessage] = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        made = OutboxMessage.objects.bulk_create(batch)
-        got = [m.pk for m in made]
-        if None in got:  # pragma: no cover - a database without INSERT … RETURNING
-            raise RuntimeError("bulk_create did not return the outbox ids")
-        jobs.enqueue("messaging.deliver_batch", message_ids=got)
-        ids.extend(got)
-        batch.clear()
-
+    texts: dict[tuple[str, str], tuple[str, bool]] = {}
+    rows: list[tuple[str, str, dict[str, Any], str, str, bool]] = []
     for m in messages:
         if site is None:
             site = SiteSettings.current().name
         lang = m.language or default
-        body, sensitive = templates.render(m.template, m.params, lang, site=site)
-        batch.append(
-            OutboxMessage(to=m.to, template=m.template, params=m.params, body=body, language=lang, sensitive=sensitive)
-        )
-        if len(batch) >= batch_size:
-            flush()
-    flush()
+        key = (m.template, lang)
+        if key not in texts:
+            texts[key] = templates.text(m.template, lang)
+        text, sensitive = texts[key]
+        rows.append((m.to, m.template, m.params, text % {"site": site, **m.params}, lang, sensitive))
+    ids = insert_rows(OutboxMessage, _OUTBOX_COLUMNS, rows)
+    size = max(1, batch_size)
+    for i in range(0, len(ids), size):
+        jobs.enqueue("messaging.deliver_batch", message_ids=ids[i : i + size])
     return ids
+
+
+_OUTBOX_COLUMNS = ("to", "template", "params", "body", "language", "sensitive")
 
 
 def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:

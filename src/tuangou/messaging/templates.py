@@ -43,12 +43,20 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
 }
 
 
+def text(template: str, language: str) -> tuple[str, bool]:
+    """The template's text in `language`, its ``%(name)s`` placeholders still to fill, and
+    whether it carries a secret: translated once for many messages."""
+    source, sensitive = TEMPLATES[template]
+    with translation.override(language):
+        return str(source), sensitive
+
+
 def render(template: str, params: dict[str, Any], language: str, *, site: str | None = None) -> tuple[str, bool]:
     """The text of one message in `language`; `site` (the site's name) saves a query when rendering many."""
-    text, sensitive = TEMPLATES[template]
     with translation.override(language):
         values = {"site": SiteSettings.current().name if site is None else site, **params}
-        return str(text) % values, sensitive
+        translated, sensitive = text(template, language)
+        return translated % values, sensitive
 
 
 def register(name: str, text: Any, *, sensitive: bool = False) -> Callable[[], None]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import struct
 
 RANDOM_DIGITS = 19  # 10**19 > 2**63
 LENGTH = RANDOM_DIGITS + 1
@@ -41,6 +42,42 @@ def damm(digits: str) -> int:
 def generate() -> str:
     body = f"{secrets.randbelow(10**RANDOM_DIGITS):0{RANDOM_DIGITS}d}"
     return body + str(damm(body))
+
+
+def _damm_table(width: int) -> list[list[int]]:
+    """Damm's interim digit after `width` more digits: ``table[interim][digits as a number]``."""
+    table = [[i] for i in range(10)]
+    for _ in range(width):
+        table = [[_DAMM[v][d] for v in row for d in range(10)] for row in table]
+    return table
+
+
+_DAMM_3 = _damm_table(3)
+_DAMM_4 = _damm_table(4)
+
+
+def generate_many(n: int) -> list[str]:
+    """`n` codes as `generate` makes them (19 digits uniform over 10**19 from `secrets`, Damm
+    check digit), for issuing thousands at once: the randomness drawn in one call, the check
+    digit four digits per table lookup."""
+    made: list[str] = []
+    limit = 10**RANDOM_DIGITS
+    while len(made) < n:
+        # 64 random bits per candidate; those below 10**19 (54%) are uniform over the codes
+        want = n - len(made)
+        count = 2 * want + 16
+        for value in struct.unpack(f">{count}Q", secrets.token_bytes(8 * count)):
+            if value >= limit:
+                continue
+            check = _DAMM_4[
+                _DAMM_4[_DAMM_4[_DAMM_4[_DAMM_3[0][value // 10**16]][value // 10**12 % 10000]][value // 10**8 % 10000]][
+                    value // 10000 % 10000
+                ]
+            ][value % 10000]
+            made.append(f"{value:019d}{check}")
+            if len(made) == n:
+                break
+    return made
 
 
 def normalise(text: str) -> str:

@@ -11,6 +11,7 @@ source and is refused. No read-then-write on the state anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
@@ -22,12 +23,12 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from tuangou.core import ratelimit
+from tuangou.core import jobs, ratelimit
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.time import local_date
-from tuangou.core.workflow.engine import create_in_state, transition, transition_many
+from tuangou.core.workflow.engine import create_rows_in_state, transition, transition_many
 from tuangou.merchants.models import MerchantMember, Store
 from tuangou.messaging.services import Outgoing, message_send, message_send_many
 from tuangou.vouchers import codes
@@ -43,7 +44,8 @@ LOCKOUT_AFTER = 10
 LOCKOUT_WINDOW = dt.timedelta(minutes=15)
 # Every verification attempt of one store, right or wrong (a fast scanner is ~1 a second).
 STORE_ATTEMPTS = (60, 60)
-ISSUE_BATCH = 500
+# orders whose vouchers are issued (and their SMS queued) per transaction
+ISSUE_BATCH = 2000
 # vouchers whose issue SMS are queued per transaction (one outbox INSERT, one delivery job)
 NOTIFY_BATCH = 500
 
@@ -89,8 +91,8 @@ def _units_per_voucher(deal: Any) -> str:
     return str(getattr(deal, "voucher_per", "unit") or "unit")
 
 
-def _validity(deal: Any, paid_at: dt.datetime | None) -> tuple[dt.date, dt.date]:
-    start = local_date(paid_at) if paid_at else local_date()
+def _window(deal: Any, start: dt.date) -> tuple[dt.date, dt.date]:
+    """The validity of a voucher paid on local day `start`: the deal's fixed dates, or so many days."""
     if deal.voucher_validity == "fixed" and deal.voucher_valid_from and deal.voucher_valid_until:
         return deal.voucher_valid_from, deal.voucher_valid_until
     days = deal.voucher_valid_days or 90
@@ -123,6 +125,24 @@ def _paid_orders(deal_id: int, team_id: int | None = None) -> models.QuerySet[An
     return orders.filter(Q(team__isnull=True) | Q(team__status="filled"))
 
 
+def vouchers_issue_in_ranges(*, deal_id: int, team_id: int | None = None) -> int:
+    """成團 of a large deal: the paid orders cut into key ranges of `ISSUE_BATCH` orders, one job
+    (``vouchers.issue_range``: `vouchers_issue` over the range) each, so that the worker's
+    processes issue them side by side; their SMS deliveries queue behind them. Returns the
+    number of jobs. Each range is idempotent on its own, like `vouchers_issue`."""
+    keys = list(_paid_orders(deal_id, team_id).order_by("pk").values_list("pk", flat=True))
+    starts = range(0, len(keys), ISSUE_BATCH)
+    for i in starts:
+        jobs.enqueue(
+            "vouchers.issue_range",
+            deal_id=deal_id,
+            team_id=team_id,
+            first_order_id=keys[i],
+            last_order_id=keys[min(i + ISSUE_BATCH, len(keys)) - 1],
+        )
+    return len(starts)
+
+
 def vouchers_issue_for_order(*, order_id: int, deal_id: int) -> int:
     """An order paid after its deal tipped gets its vouchers at once (same rules as the tipping)."""
     from tuangou.deals.models import Deal
@@ -133,12 +153,23 @@ def vouchers_issue_for_order(*, order_id: int, deal_id: int) -> int:
     return vouchers_issue(deal_id=deal_id, order_id=order_id)
 
 
-def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | None = None) -> int:
+def vouchers_issue(
+    *,
+    deal_id: int,
+    team_id: int | None = None,
+    order_id: int | None = None,
+    first_order_id: int | None = None,
+    last_order_id: int | None = None,
+) -> int:
     """成團: issue the missing vouchers of every paid order of a tipped deal (or filled team).
 
-    Runs after the tipping commits (an event handler), in batches with `bulk_create`, so the
-    tipping never waits for it. Idempotent: an order's vouchers are unique by (order, number),
-    so a retry or a second runner adds nothing twice; SMS go out once per voucher.
+    Runs after the tipping commits (an event handler), so the tipping never waits for it. A
+    batch of orders at a time, in one transaction each: the vouchers are created issued through
+    the engine (`create_rows_in_state`: plain rows, ``COPY`` on PostgreSQL, one log row and
+    position each) and their SMS queued in the outbox with them, so a voucher exists exactly
+    when its SMS is queued (``sms_sent`` written at once). Idempotent: an order's vouchers are
+    unique by (order, number), so a retry or a second runner adds nothing twice; SMS go out
+    once per voucher. `order_id`, or `first_order_id` … `last_order_id`: only those orders.
     """
     from tuangou.deals.models import Deal
 
@@ -146,68 +177,114 @@ def vouchers_issue(*, deal_id: int, team_id: int | None = None, order_id: int | 
     if deal.delivery != "voucher" and deal.delivery != "pickup":
         return 0
     per = _units_per_voucher(deal)
+    password = deal_requires_password(deal)
+    windows = _Windows(deal)
     created = 0
     paid = _paid_orders(deal_id, team_id)
     if order_id is not None:
-        paid = paid.filter(pk=order_id)
+        first_order_id = last_order_id = order_id
+    if first_order_id is not None:
+        paid = paid.filter(pk__gte=first_order_id)
+    if last_order_id is not None:
+        paid = paid.filter(pk__lte=last_order_id)
     after = 0
     while True:
         # walk the paid orders by key, a page at a time (linear in the orders), and keep those
         # still missing vouchers
-        page = list(paid.filter(pk__gt=after).order_by("pk")[:ISSUE_BATCH])
+        page = list(
+            paid.filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", "user_id", "quantity", "unit_price", "amount", "paid_at", "user__mobile")[:ISSUE_BATCH]
+        )
         if not page:
             break
-        after = page[-1].pk
-        issued = dict(Voucher.objects.filter(order__in=page).values_list("order_id").annotate(n=Count("pk")).order_by())
-        orders = [o for o in page if issued.get(o.pk, 0) < (o.quantity if per == "unit" else 1)]
-        if not orders:
+        first, after = page[0][0], page[-1][0]
+        issued = dict(
+            Voucher.objects.filter(deal_id=deal_id, order_id__gte=first, order_id__lte=after)
+            .values_list("order_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        todo = [o for o in page if issued.get(o[0], 0) < (o[2] if per == "unit" else 1)]
+        if not todo:
             continue
-        rows: list[Voucher] = []
-        for order in orders:
-            valid_from, valid_until = _validity(deal, order.paid_at)
+        rows: list[tuple[Any, ...]] = []
+        sms: list[Outgoing] = []
+        made = iter(codes.generate_many(sum(o[2] for o in todo) if per == "unit" else len(todo)))
+        for pk, user_id, quantity, unit_price, amount, paid_at, mobile in todo:
+            valid = windows.of(paid_at)
             if per == "unit":
-                shares = [(i + 1, 1, order.unit_price) for i in range(order.quantity)]
+                shares = [(i + 1, 1, money(unit_price)) for i in range(quantity)]
             else:
-                shares = [(1, order.quantity, order.amount)]
-            rows += [
-                Voucher(
-                    code=codes.generate(),
-                    password=codes.generate_password() if deal_requires_password(deal) else "",
-                    order=order,
-                    seq=seq,
-                    deal=deal,
-                    merchant_id=deal.merchant_id,
-                    user_id=order.user_id,
-                    units=units,
-                    amount=money(amount),
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                )
-                for seq, units, amount in shares
-            ]
+                shares = [(1, quantity, money(amount))]
+            for seq, units, share in shares:
+                code = next(made)
+                secret = codes.generate_password() if password else ""
+                rows.append((code, secret, pk, seq, deal.pk, deal.merchant_id, user_id, units, share, *valid))
+                sms.append(_issued_sms(to=mobile, deal=deal.title, code=code, password=secret, valid=valid))
         with transaction.atomic():
             try:
                 with transaction.atomic():
                     # the usual case: the batch's vouchers are created issued (logged by the engine
-                    # as issued by the platform), one INSERT and the engine's log rows
-                    create_in_state(rows, "issue", batch_size=ISSUE_BATCH)
+                    # as issued by the platform) and marked sent as their SMS are queued
+                    create_rows_in_state(Voucher, (*_ISSUE_COLUMNS, "sms_sent"), [(*row, 1) for row in rows], "issue")
+                    message_send_many(messages=sms, batch_size=NOTIFY_BATCH)
             except IntegrityError:
                 # a concurrent runner issued some of them first: keep its rows, add the missing
-                # ones at the start and issue those (a duplicate (order, number) is skipped)
-                Voucher.objects.bulk_create(rows, batch_size=ISSUE_BATCH, ignore_conflicts=True)
-                transition_many(Voucher.objects.filter(order__in=orders), "issue", batch_size=max(len(rows), 1))
-            audit("voucher.issue", obj=deal, orders=len(orders), vouchers=len(rows))
+                # ones at the start and issue those (a duplicate (order, number) is skipped);
+                # their SMS follow in `vouchers_notify_new`
+                Voucher.objects.bulk_create(
+                    [Voucher(**dict(zip(_ISSUE_COLUMNS, row, strict=True))) for row in rows],
+                    batch_size=ISSUE_BATCH,
+                    ignore_conflicts=True,
+                )
+                transition_many(
+                    Voucher.objects.filter(order__in=[o[0] for o in todo]), "issue", batch_size=max(len(rows), 1)
+                )
+            audit("voucher.issue", obj=deal, orders=len(todo), vouchers=len(rows))
         created += len(rows)
-    vouchers_notify_new(deal_id=deal_id)
+    vouchers_notify_new(deal_id=deal_id, first_order_id=first_order_id, last_order_id=last_order_id)
     return created
+
+
+_ISSUE_COLUMNS = (
+    "code",
+    "password",
+    "order_id",
+    "seq",
+    "deal_id",
+    "merchant_id",
+    "user_id",
+    "units",
+    "amount",
+    "valid_from",
+    "valid_until",
+)
+
+
+class _Windows:
+    """The validity windows of one deal's vouchers by payment time (the local day of payment,
+    today if unknown): the time zone looked up once, each day's window computed once."""
+
+    def __init__(self, deal: Any) -> None:
+        self.deal = deal
+        self.zone = timezone.get_current_timezone()
+        self.days: dict[dt.date, tuple[dt.date, dt.date]] = {}
+
+    def of(self, paid_at: dt.datetime | None) -> tuple[dt.date, dt.date]:
+        day = paid_at.astimezone(self.zone).date() if paid_at else local_date()
+        if day not in self.days:
+            self.days[day] = _window(self.deal, day)
+        return self.days[day]
 
 
 def deal_requires_password(deal: Any) -> bool:
     return bool(getattr(deal, "voucher_password", False))
 
 
-def vouchers_notify_new(*, deal_id: int) -> int:
-    """Send the issue SMS of every voucher of the deal not yet sent (once each, even when racing).
+def vouchers_notify_new(*, deal_id: int, first_order_id: int | None = None, last_order_id: int | None = None) -> int:
+    """Send the issue SMS of every voucher of the deal (of its orders `first_order_id` …
+    `last_order_id`, if given) not yet sent (once each, even when racing).
 
     A batch at a time, in primary-key order: the batch's unsent vouchers are locked, marked sent
     and their SMS queued with one outbox INSERT and one delivery job, in one transaction. A
@@ -215,14 +292,19 @@ def vouchers_notify_new(*, deal_id: int) -> int:
     from tuangou.deals.models import Deal
 
     title = Deal.objects.filter(pk=deal_id).values_list("title", flat=True).first() or ""
+    unsent = Voucher.objects.filter(deal_id=deal_id, sms_sent=0, state="issued")
+    if first_order_id is not None:
+        unsent = unsent.filter(order_id__gte=first_order_id)
+    if last_order_id is not None:
+        unsent = unsent.filter(order_id__lte=last_order_id)
     sent = 0
     after = 0
     while True:
         with transaction.atomic():
             # plain values, not models: the deal's title is the same for all, the member's mobile joined
             batch = list(
-                Voucher.objects.select_for_update(of=("self",))
-                .filter(deal_id=deal_id, sms_sent=0, state="issued", pk__gt=after)
+                unsent.select_for_update(of=("self",))
+                .filter(pk__gt=after)
                 .order_by("pk")
                 .values_list("pk", "code", "password", "valid_from", "valid_until", "user__mobile")[:NOTIFY_BATCH]
             )
@@ -309,38 +391,73 @@ def _works_at(actor: Any) -> Exists:
     )
 
 
-def _first(rows: models.QuerySet[Any]) -> Any:
-    """The row of a query by a unique key, or None (not sorted by the model's ordering first)."""
-    return next(iter(rows.order_by()[:1]), None)
+def _tables() -> dict[str, str]:
+    from tuangou.accounts.models import User
+    from tuangou.deals.models import Deal
+    from tuangou.orders.models import Order
+
+    models_ = {"voucher": Voucher, "deal": Deal, "order": Order, "user": User, "store": Store}
+    tables = {name: m._meta.db_table for name, m in models_.items()}
+    tables |= {"member": MerchantMember._meta.db_table, "wrong": WrongCode._meta.db_table}
+    return tables | {"deal_stores": Deal.stores.through._meta.db_table}
+
+
+@functools.cache
+def _counter_sql() -> str:
+    """The store, if `actor` works at it (a clerk of it, an admin of its merchant), and whether it
+    is locked out: its LOCKOUT_AFTER-th wrong code within the window exists (read off the
+    (store, at) index by OFFSET, however many there are)."""
+    t = _tables()
+    return (
+        f"SELECT s.*, EXISTS (SELECT 1 FROM {t['wrong']} w WHERE w.store_id = s.id AND w.at >= %s "  # noqa: S608
+        "LIMIT 1 OFFSET %s) AS locked_out "
+        f"FROM {t['store']} s WHERE s.id = %s AND EXISTS (SELECT 1 FROM {t['member']} m "
+        "WHERE m.user_id = %s AND m.merchant_id = s.merchant_id AND (m.store_id IS NULL OR m.store_id = s.id))"
+    )
+
+
+@functools.cache
+def _voucher_sql() -> str:
+    """The voucher of a code and merchant, with its deal's title, its order's status, the holder's
+    mobile, the name of the store that used it, and whether the deal names any store and the
+    given one (`Voucher.accepted_stores`)."""
+    t = _tables()
+    return (
+        "SELECT v.*, d.title AS deal_title, o.status AS order_status, u.mobile AS holder_mobile, "  # noqa: S608
+        "us.name AS used_store_name, "
+        f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id) AS deal_names_stores, "
+        f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id AND n.store_id = %s) "
+        "AS deal_names_store "
+        f"FROM {t['voucher']} v JOIN {t['deal']} d ON d.id = v.deal_id JOIN {t['order']} o ON o.id = v.order_id "
+        f"JOIN {t['user']} u ON u.id = v.user_id LEFT JOIN {t['store']} us ON us.id = v.used_store_id "
+        "WHERE v.code = %s AND v.merchant_id = %s"
+    )
 
 
 def counter_store(*, actor: Any, store_id: int) -> Store:
     """The store `actor` works at: a clerk's own store, or any store of a merchant admin. 404 otherwise."""
     if not getattr(actor, "is_authenticated", False):
         raise NotFound()
-    store = Store.objects.select_related("merchant").filter(_works_at(actor), pk=store_id).first()
+    store: Store | None = next(
+        iter(Store.objects.select_related("merchant").filter(_works_at(actor), pk=store_id).order_by()[:1]), None
+    )
     if store is None:
         raise NotFound()
     return store
 
 
 def _counter(*, actor: Any, store_id: int) -> Store:
-    """`counter_store` (without the merchant) and `_check_lockout`, in one query."""
+    """The store `actor` works at (404 otherwise), refused while it is locked out (`_check_lockout`),
+    in one query. Hand-written SQL (ADR 0011): the ORM took longer to compose it than /healthz
+    takes to answer."""
     if not getattr(actor, "is_authenticated", False):
         raise NotFound()
     since = timezone.now() - LOCKOUT_WINDOW
-    # the window holds LOCKOUT_AFTER wrong codes when its LOCKOUT_AFTER-th exists: read off the
-    # (store, at) index, however many there are
-    nth_wrong = WrongCode.objects.filter(store_id=OuterRef("pk"), at__gte=since).order_by()
-    store: Store | None = _first(
-        Store.objects.filter(_works_at(actor), pk=store_id).annotate(
-            locked_out=Exists(nth_wrong[LOCKOUT_AFTER - 1 : LOCKOUT_AFTER])
-        )
-    )
-    if store is None:
+    found = list(Store.objects.raw(_counter_sql(), [since, LOCKOUT_AFTER - 1, int(store_id), actor.pk]))
+    if not found:
         raise NotFound()
-    _check_lockout(locked_out=store.locked_out)  # type: ignore[attr-defined]
-    return store
+    _check_lockout(locked_out=bool(found[0].locked_out))  # type: ignore[attr-defined]
+    return found[0]
 
 
 def _check_lockout(*, locked_out: bool) -> None:
@@ -361,38 +478,35 @@ def _wrong(store: Store, actor: Any, code: str, ip: str | None, *, field: str = 
     return ValidationFailed.field("code", _("No voucher with this code can be used here."), code="unknown_code")
 
 
-# what the counter reads of a voucher and its neighbours (the API and the counter page show no more)
-_AT_COUNTER = (
-    *(f.name for f in Voucher._meta.concrete_fields),
-    "deal__title",
-    "order__status",
-    "user__mobile",
-    "used_store__name",
-)
-
-
 def _voucher_at(store: Store, code: str) -> Voucher | None:
-    """The voucher of `code` if it is the store's merchant's, in one query: with its deal's title,
-    its order's status, the holder's mobile, the name of the store that used it, and whether
-    `store` accepts it (`_accepts`)."""
+    """The voucher of `code` if it is the store's merchant's, in one query (`_voucher_sql`): its
+    deal, order, holder and used store carry only what the counter reads of them (their title,
+    status, mobile and name; anything else is read when asked for)."""
+    from tuangou.accounts.models import User
     from tuangou.deals.models import Deal
+    from tuangou.orders.models import Order
 
-    named = Deal.stores.through.objects.filter(deal_id=OuterRef("deal_id"))
-    return _first(
-        Voucher.objects.filter(code=code, merchant_id=store.merchant_id)
-        .select_related("deal", "order", "user", "used_store")
-        .only(*_AT_COUNTER)
-        .annotate(deal_names_stores=Exists(named), deal_names_store=Exists(named.filter(store_id=store.pk)))
-    )
+    found = list(Voucher.objects.raw(_voucher_sql(), [store.pk, code, store.merchant_id]))
+    if not found:
+        return None
+    v: Any = found[0]
+    db = v._state.db
+    v.deal = Deal.from_db(db, ["id", "title"], [v.deal_id, v.deal_title])
+    v.order = Order.from_db(db, ["id", "status"], [v.order_id, v.order_status])
+    v.user = User.from_db(db, ["id", "mobile"], [v.user_id, v.holder_mobile])
+    if v.used_store_id is not None:
+        v.used_store = Store.from_db(db, ["id", "name"], [v.used_store_id, v.used_store_name])
+    v.accepted_here = bool(v.deal_names_store or not v.deal_names_stores)
+    return v  # type: ignore[no-any-return]
 
 
 def _accepts(voucher: Voucher, store: Store) -> bool:
-    """`Voucher.accepted_stores` from what `_voucher_at` read: the deal's stores, or every store
-    of the merchant when the deal names none (the store is the voucher's merchant's)."""
-    names = getattr(voucher, "deal_names_stores", None)
-    if names is None:  # pragma: no cover - every voucher here comes from _voucher_at
+    """`Voucher.accepted_stores` as `_voucher_at` read it: the deal's stores, or every store of the
+    merchant when the deal names none (the store is the voucher's merchant's)."""
+    accepted = getattr(voucher, "accepted_here", None)
+    if accepted is None:  # pragma: no cover - every voucher here comes from _voucher_at
         return voucher.accepted_stores().filter(pk=store.pk).exists()
-    return bool(voucher.deal_names_store or not names)  # type: ignore[attr-defined]
+    return bool(accepted)
 
 
 def _find(store: Store, *, actor: Any, code: str, ip: str | None) -> Voucher:

@@ -9,7 +9,14 @@ from tuangou.vouchers import services
 
 @events.subscribe("deal.tipped")
 def issue_on_tipping(*, deal_id: int, **_: Any) -> None:
-    services.vouchers_issue(deal_id=deal_id)
+    services.vouchers_issue_in_ranges(deal_id=deal_id)
+
+
+@job("vouchers.issue_range")
+def issue_range(*, deal_id: int, team_id: int | None, first_order_id: int, last_order_id: int) -> None:
+    services.vouchers_issue(
+        deal_id=deal_id, team_id=team_id, first_order_id=first_order_id, last_order_id=last_order_id
+    )
 
 
 @events.subscribe("team.filled")

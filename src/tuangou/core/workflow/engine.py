@@ -434,6 +434,62 @@ def create_in_state(
     return list(objs)
 
 
+def create_rows_in_state(
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    action: str,
+    *,
+    actor: Any = None,
+    note: str = "",
+    documents: Documents | None = None,
+    field: str | None = None,
+    process: Process | None = None,
+    batch_size: int = BULK_BATCH,
+) -> list[int]:
+    """`create_in_state` for many rows given as plain values, no model instance per row: the
+    values of `columns` (attnames; not the state, which the engine writes) for each new row.
+    Returns the new keys in the order given.
+
+    Per batch of `batch_size`: the rows go in already at the action's target with
+    `core.bulk.insert_rows` (``COPY`` on PostgreSQL), then their log rows and positions as
+    `transition_many` writes them (``INSERT … SELECT`` over the new keys). Judged like
+    `create_in_state` before anything is written; all or nothing (a duplicate key raises
+    ``IntegrityError`` and no row, log row or position of the call stays).
+    """
+    from tuangou.core.bulk import insert_rows
+
+    if not rows:
+        return []
+    chosen, proc = _field_and_process(model, field, process)  # type: ignore[arg-type]
+    if chosen.attname in columns:
+        raise TypeError(f"{chosen.attname} is written by the engine, not given")
+    route = proc.route(proc.initial_state, action)
+    if route is None:
+        raise Conflict(
+            _("“%(action)s” is not possible at “%(state)s”.")
+            % {"action": action, "state": _state_title(proc, proc.initial_state)},
+            code="transition_not_allowed",
+        )
+    owners_decide, note, docs = _judge(proc, [route], actor, note, documents)
+    if owners_decide and not all(
+        proc.owner(model(**dict(zip(columns, row, strict=True))), actor)  # type: ignore[misc]
+        for row in rows
+    ):
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    content_type = ContentType.objects.get_for_model(model)
+    named = [*columns, chosen.attname]
+    keys: list[int] = []
+    size = max(1, batch_size)
+    with transaction.atomic():
+        writer = _BulkWriter(proc, content_type.pk, action, actor, timezone.now(), note, docs)
+        for i in range(0, len(rows), size):
+            made = insert_rows(model, named, [(*row, route.target) for row in rows[i : i + size]])
+            writer.record(route, sorted(made), fresh=True)
+            keys += made
+    return keys
+
+
 def _judge(
     proc: Process, routes: list[Route], actor: Any, note: str, documents: Documents | None
 ) -> tuple[set[str], str, dict[str, Any]]:
@@ -531,8 +587,9 @@ class _BulkWriter:
             self.record(route, moved)
         return moved
 
-    def record(self, route: Route, pks: list[int]) -> None:
-        """The log rows and the positions of objects that have just taken `route`."""
+    def record(self, route: Route, pks: list[int], *, fresh: bool = False) -> None:
+        """The log rows and the positions of objects that have just taken `route`; `fresh`: rows
+        just created with keys from the table's sequence, which can have no position yet."""
         q = connection.ops.quote_name
         log, positions = q(TransitionLog._meta.db_table), q(ProcessPosition._meta.db_table)
         keys, keys_param = self._keys(pks)
@@ -575,10 +632,14 @@ class _BulkWriter:
                     *join_params,
                 ],
             )
+            upsert = (
+                ""
+                if fresh
+                else " WHERE true ON CONFLICT (process, content_type_id, object_id) "
+                "DO UPDATE SET state = excluded.state, since = excluded.since"
+            )
             cursor.execute(
                 f"INSERT INTO {positions} (process, content_type_id, object_id, state, since) "  # noqa: S608
-                f"SELECT %s, %s, m.id, %s, {cast('%s', 'timestamptz')} FROM {keys} WHERE true "
-                "ON CONFLICT (process, content_type_id, object_id) "
-                "DO UPDATE SET state = excluded.state, since = excluded.since",
+                f"SELECT %s, %s, m.id, %s, {cast('%s', 'timestamptz')} FROM {keys}{upsert}",
                 [self.proc.name, self.content_type_id, route.target, self.at, keys_param],
             )

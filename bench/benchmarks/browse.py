@@ -35,7 +35,7 @@ def run(stack: Stack, sizes: dict[str, Any]) -> list[Row]:
         rows += [
             Row(
                 "browse",
-                f"{name} req/s ({setup['deals']:,} deals, {rendered} queries, {cached} from the microcache)",
+                f"{name} req/s ({setup['deals']:,} deals, {rendered} queries, {cached} when cached)",
                 ok,
                 "healthz req/s",
                 base["rps"],

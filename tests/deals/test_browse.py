@@ -252,3 +252,42 @@ def test_a_page_not_to_be_kept_does_not_make_the_others_wait(pages_cache, monkey
 def test_a_missing_deal_is_a_404_for_visitors_too(pages_cache):
     assert _visitor().get("/deals/999999/").status_code == 404
     assert _visitor().get("/c/nowhere/").status_code == 404
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_visitor_joins_from_a_page_another_visitor_had_rendered(
+    browser, live_server, deal_factory, member, pages_cache
+):
+    """In Chromium: the first visitor renders the deal page; the second gets it from the
+    microcache, and its form (their own CSRF token) takes them to sign in, then to their order."""
+    from tuangou.orders.models import Order
+
+    deal = deal_factory(title="Hotpot for two")
+    contexts = [browser.new_context(viewport={"width": 390, "height": 844}) for _ in range(2)]
+    try:
+        first, second = (c.new_page() for c in contexts)
+        for p in (first, second):
+            p.set_default_timeout(15000)
+            p.goto(live_server.url + "/c/shanghai/")
+            p.click(f"[data-deal='{deal.pk}']")
+            assert p.locator("#price-compare").is_visible()
+        assert sum(":web:page:" in k for k in pages_cache._cache) == 2  # the city page and the deal page
+        assert first.input_value("[name=csrfmiddlewaretoken] >> nth=0") != second.input_value(
+            "[name=csrfmiddlewaretoken] >> nth=0"
+        )
+        second.fill("#id_quantity", "1")
+        second.click("#join button[type=submit]")
+        second.wait_for_url("**/login/**")
+        second.fill("#id_pw-mobile", member.mobile)
+        second.fill("#id_pw-password", PASSWORD)
+        second.click("#password-login button[type=submit]")
+        second.wait_for_url(f"**/deals/{deal.pk}/")
+        assert member.mobile in second.content() or str(member) in second.content()
+        second.fill("#id_quantity", "1")
+        second.click("#join button[type=submit]")
+        second.wait_for_url("**/orders/*/")
+        assert Order.objects.get(user=member, deal=deal).quantity == 1
+    finally:
+        for c in contexts:
+            c.close()

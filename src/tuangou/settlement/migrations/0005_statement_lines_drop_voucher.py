@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('merchants', '0004_alter_prospect_stage'),
-        ('settlement', '0003_statement_range_lines_grouped'),
+        ('settlement', '0004_statement_lines_grouped_data'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -240,3 +240,17 @@ def test_the_clock_settles_what_a_lost_job_left(tipped: Callable[..., Any], shop
     assert services.statements_settle_pending() == 2
     assert services.statements_settle_pending() == 0
     assert set(Voucher.objects.values_list("state", flat=True)) == {"settled"}
+
+
+def test_the_statement_page_shows_its_lines(tipped: Callable[..., Any], shop: Shop) -> None:
+    from django.test import Client
+
+    tipped([3], group_price="19.90")
+    _verify_all(shop)
+    start, end = _month()
+    st = services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end)
+    client = Client()
+    client.force_login(shop.admin)
+    page = client.get(f"/portal/statements/{st.pk}/")
+    assert page.status_code == 200
+    assert shop.store.name.encode() in page.content and b"59.70" in page.content

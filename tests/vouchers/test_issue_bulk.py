@@ -121,3 +121,19 @@ def test_tipping_issues_in_ranges_of_orders_one_job_each(
     assert vouchers.count() == 6 and {(v.state, v.sms_sent) for v in vouchers} == {("issued", 1)}
     assert OutboxMessage.objects.filter(template="voucher_issued").count() == 6
     assert TransitionLog.objects.filter(process="voucher", object_id__in=[v.pk for v in vouchers]).count() == 6
+
+
+def test_a_range_sends_what_it_finds_unsent_and_looks_no_further(tipped: Callable[..., Any]) -> None:
+    deal, orders = tipped([1, 1, 1])  # tipped: issued and sent
+    first, second, third = sorted(orders, key=lambda o: o.pk)
+    left = Voucher.objects.get(order=second)
+    Voucher.objects.filter(pk=left.pk).update(sms_sent=0)  # as if its runner stopped before sending
+    OutboxMessage.objects.filter(template="voucher_issued", to=second.user.mobile).delete()
+    with CaptureQueriesContext(connection) as q:
+        services.vouchers_issue(deal_id=deal.pk, first_order_id=first.pk, last_order_id=first.pk)
+    assert not any("FOR UPDATE" in x["sql"] for x in q.captured_queries)  # nothing unsent in its range
+    services.vouchers_issue(deal_id=deal.pk, first_order_id=second.pk, last_order_id=third.pk)
+    assert Voucher.objects.get(pk=left.pk).sms_sent == 1
+    sms = OutboxMessage.objects.get(template="voucher_issued", to=second.user.mobile)
+    assert sms.params["code"] == left.display_code
+    assert OutboxMessage.objects.filter(template="voucher_issued").count() == 3

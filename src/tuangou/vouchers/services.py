@@ -188,6 +188,7 @@ def vouchers_issue(
     if last_order_id is not None:
         paid = paid.filter(pk__lte=last_order_id)
     after = 0
+    unsent = first_order_id is None and last_order_id is None  # the whole deal: look for any
     while True:
         # walk the paid orders by key, a page at a time (linear in the orders), and keep those
         # still missing vouchers
@@ -199,13 +200,18 @@ def vouchers_issue(
         if not page:
             break
         first, after = page[0][0], page[-1][0]
-        issued = dict(
-            Voucher.objects.filter(deal_id=deal_id, order_id__gte=first, order_id__lte=after)
+        # the page's vouchers so far, by the (order, number) index over the page's key range
+        # (other deals' orders in the range are never looked up), and those still unsent
+        counts = {
+            order: (n, left)
+            for order, n, left in Voucher.objects.filter(order_id__gte=first, order_id__lte=after)
             .values_list("order_id")
-            .annotate(n=Count("pk"))
+            .annotate(n=Count("pk"), unsent=Count("pk", filter=Q(sms_sent=0, state="issued")))
             .order_by()
-        )
-        todo = [o for o in page if issued.get(o[0], 0) < (o[2] if per == "unit" else 1)]
+            .values_list("order_id", "n", "unsent")
+        }
+        unsent = unsent or any(counts.get(o[0], (0, 0))[1] for o in page)
+        todo = [o for o in page if counts.get(o[0], (0, 0))[0] < (o[2] if per == "unit" else 1)]
         if not todo:
             continue
         rows: list[tuple[Any, ...]] = []
@@ -241,9 +247,11 @@ def vouchers_issue(
                 transition_many(
                     Voucher.objects.filter(order__in=[o[0] for o in todo]), "issue", batch_size=max(len(rows), 1)
                 )
+                unsent = True
             audit("voucher.issue", obj=deal, orders=len(todo), vouchers=len(rows))
         created += len(rows)
-    vouchers_notify_new(deal_id=deal_id, first_order_id=first_order_id, last_order_id=last_order_id)
+    if unsent:  # a range (a job, a late order) sends only if it saw or left a voucher unsent
+        vouchers_notify_new(deal_id=deal_id, first_order_id=first_order_id, last_order_id=last_order_id)
     return created
 
 

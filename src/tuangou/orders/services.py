@@ -5,19 +5,28 @@ The chain of a join (each step small and named, OrderCreator-style):
 1. check the request (quantity, the deal on sale, the member's conditions);
 2. ask the Redis gate, if there is one, to turn a sold-out request away early;
 3. in one short transaction: claim the Idempotency-Key first (a second request with the same
-   key waits here until the first commits, then gets its order), reserve stock with a guarded
-   UPDATE (``reserved_units + sold_units + n <= stock``), reserve the member's quota with a
-   guarded UPDATE (``reserved + paid + n <= limit``), take a team seat likewise, create the
-   order and point the key at it. Any refusal rolls all of it back, the key included.
+   key waits here until the first commits, then gets its order), reserve the member's quota
+   with a guarded UPDATE (``reserved + paid + n <= limit``), create the order, point the key at
+   it and write the audit row, and only then reserve stock with a guarded UPDATE
+   (``reserved_units + sold_units + n <= stock``) and commit. Any refusal rolls all of it back,
+   the key included.
 
-Rows are locked in one order everywhere — (Idempotency-Key,) order, deal, team, member row — so
-two buyers never deadlock. Quantity sold counts paid orders only (S5); reserved units hold stock for unpaid
+Rows are locked in one order everywhere — (Idempotency-Key,) order, member row (DealBuyer), deal,
+team — so two buyers, or a buyer and a payment, a cancel or the clock, never deadlock (the deals
+domain takes deal, then team). Every buyer of a deal updates its one row, so that hot row is the
+last write of a join: it stays locked for one round trip (UPDATE, COMMIT) instead of the whole
+transaction, and joins on one deal queue for that only. Inserting the order takes PostgreSQL's
+weak FOR KEY SHARE lock on the deal (the foreign key), which other joins' UPDATEs do not wait
+for. A team join takes its seat after the deal (deal, then team) and creates its order last, so
+that the order's foreign keys never wait on a team or deal out of that order; team buys are
+not the rush. Quantity sold counts paid orders only (S5); reserved units hold stock for unpaid
 orders until they expire and give it back.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
@@ -58,18 +67,36 @@ def _fingerprint(**request: Any) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@functools.cache
+def _key_lookup_sql() -> str:
+    # Identifiers from the model, quoted; every value is a parameter.
+    q = connection.ops.quote_name
+    return (
+        f"SELECT {q('fingerprint')}, {q('order_id')} FROM {q(IdempotencyKey._meta.db_table)} "  # noqa: S608
+        f"WHERE {q('user_id')} = %s AND {q('key')} = %s"
+    )
+
+
 def _replay(user: Any, key: str | None, fingerprint: str) -> Order | None:
-    """The order an earlier request with the same Idempotency-Key created, if any."""
+    """The order an earlier request with the same Idempotency-Key created, if any.
+
+    Asked before every join that carries a key, so one plain statement (the ORM would spend more
+    CPU building it than the database answering it); the order itself only for a real replay.
+    """
     if not key:
         return None
-    found = IdempotencyKey.objects.select_related("order").filter(user=user, key=key).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_key_lookup_sql(), [user.pk, key])
+        found = cursor.fetchone()
     if found is None:
         return None
-    if found.fingerprint != fingerprint:
+    if found[0] != fingerprint:
         raise Conflict(
             _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
         )
-    return found.order
+    if found[1] is None:
+        return None
+    return Order.objects.select_related("deal").filter(pk=found[1]).first()
 
 
 def _check_key(key: str | None) -> str | None:
@@ -168,6 +195,22 @@ def _take_seat(team: Team) -> None:
         raise Conflict(_("This team is full or closed."), code="team_full")
 
 
+def _create_order(
+    *, actor: Any, deal: Deal, team: Team | None, is_leader: bool, quantity: int, unit_price: Any, now: dt.datetime
+) -> Order:
+    return Order.objects.create(
+        number=_order_number(now),
+        user=actor,
+        deal=deal,
+        team=team,
+        is_leader=is_leader,
+        quantity=quantity,
+        unit_price=unit_price,
+        amount=unit_price * quantity,
+        expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
+    )
+
+
 def _place(
     *,
     actor: Any,
@@ -177,40 +220,48 @@ def _place(
     idempotency_key: str | None,
     fingerprint: str,
     team: Team | None = None,
-    is_leader: bool = False,
-    key_claimed: bool = False,
+    open_team: bool = False,
 ) -> Order:
+    """The transaction of a join (see the module's docstring for the order of its steps).
+
+    ``open_team``: the actor opens a new team and leads it; it is created after the member's
+    row is taken (the key first, so that a concurrent retry opens no second, empty team).
+    """
     now = _now()
     held: str | None = None
     try:
         with transaction.atomic():
             # The key before anything else: a concurrent retry waits here, holding no other lock,
             # and then replays the first request's order instead of being refused by its effects.
-            if idempotency_key and not key_claimed:
+            if idempotency_key:
                 earlier = _claim_key(actor, idempotency_key, fingerprint, now)
                 if earlier is not None:
                     return earlier
             held = gate.take(deal.pk, quantity)
             if held == gate.SOLD_OUT:
                 raise Conflict(_("Sold out."), code="sold_out")
-            _reserve_stock(deal, quantity)
-            if team is not None:
-                _take_seat(team)
             _reserve_quota(deal, actor, quantity)
-            order = Order.objects.create(
-                number=_order_number(now),
-                user=actor,
+            if open_team:
+                team = Team.objects.create(deal=deal, leader=actor, size=deal.team_size or 2)
+                audit("team_buy.open", actor=actor, obj=team, deal=deal.pk)
+            if team is not None:
+                # deal, then team (the deals domain's order); the order's keys after both
+                _reserve_stock(deal, quantity)
+                _take_seat(team)
+            order = _create_order(
+                actor=actor,
                 deal=deal,
                 team=team,
-                is_leader=is_leader,
+                is_leader=open_team,
                 quantity=quantity,
                 unit_price=unit_price,
-                amount=unit_price * quantity,
-                expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
+                now=now,
             )
             if idempotency_key:
                 IdempotencyKey.objects.filter(user=actor, key=idempotency_key).update(order=order)
             audit("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
+            if team is None:
+                _reserve_stock(deal, quantity)  # the hot row last: locked from here to COMMIT only
     except Exception:
         if held == gate.TAKEN:
             gate.give(deal.pk, quantity)
@@ -220,8 +271,16 @@ def _place(
     return order
 
 
+@functools.cache
+def _deal_sql() -> str:
+    q = connection.ops.quote_name
+    return f"SELECT * FROM {q(Deal._meta.db_table)} WHERE {q(Deal._meta.pk.column or 'id')} = %s"  # noqa: S608
+
+
 def _load_deal(deal_id: int) -> Deal:
-    deal = Deal.objects.select_related("merchant").prefetch_related("tiers").filter(pk=deal_id).first()
+    # A plain statement for the row (its tiers prefetched): every join reads it, and building the
+    # ORM's query cost more CPU than the database's answer.
+    deal = next(iter(Deal.objects.raw(_deal_sql(), [deal_id]).prefetch_related("tiers")), None)
     if deal is None or deal.status in ("draft", "submitted", "returned", "approved"):
         raise NotFound()
     return deal
@@ -272,23 +331,15 @@ def team_open(*, actor: Any, deal_id: int, idempotency_key: str | None = None) -
         raise Conflict(_("This deal has no team buys."), code="not_a_team_buy")
     _check_on_sale(deal, _now())
     _check_conditions(deal, actor)
-    with transaction.atomic():
-        # The key first, so that a concurrent retry opens no second (empty) team.
-        if key and (earlier := _claim_key(actor, key, fingerprint, _now())) is not None:
-            return earlier
-        team = Team.objects.create(deal=deal, leader=actor, size=deal.team_size or 2)
-        audit("team_buy.open", actor=actor, obj=team, deal=deal.pk)
-        return _place(
-            actor=actor,
-            deal=deal,
-            quantity=1,
-            unit_price=deal.leader_price or deal.group_price,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            team=team,
-            is_leader=True,
-            key_claimed=True,
-        )
+    return _place(
+        actor=actor,
+        deal=deal,
+        quantity=1,
+        unit_price=deal.leader_price or deal.group_price,
+        idempotency_key=key,
+        fingerprint=fingerprint,
+        open_team=True,
+    )
 
 
 def team_join(*, actor: Any, team_id: int, idempotency_key: str | None = None) -> Order:
@@ -341,20 +392,21 @@ def order_mark_paid(*, order_id: int, actor: Any = None) -> Order:
             return order
         if order.status != "pending":
             raise Conflict(_("This order can no longer be paid."), code="order_not_payable")
+        # Lock order: order, member row, deal, team (a refusal below rolls the member row back).
+        n = order.quantity
+        first = DealBuyer.objects.filter(deal_id=order.deal_id, user_id=order.user_id, paid_units=0).update(
+            reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
+        )
+        if not first:
+            DealBuyer.objects.filter(deal_id=order.deal_id, user_id=order.user_id).update(
+                reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
+            )
         deal = Deal.objects.select_for_update().get(pk=order.deal_id)
         if not deal.on_sale:
             raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
         team = Team.objects.select_for_update().get(pk=order.team_id) if order.team_id else None
         if team is not None and team.status not in ("open", "forming"):
             raise Conflict(_("This team is not open for members."), code="team_not_forming")
-        n = order.quantity
-        first = DealBuyer.objects.filter(deal_id=deal.pk, user_id=order.user_id, paid_units=0).update(
-            reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
-        )
-        if not first:
-            DealBuyer.objects.filter(deal_id=deal.pk, user_id=order.user_id).update(
-                reserved_units=F("reserved_units") - n, paid_units=F("paid_units") + n
-            )
         Deal.objects.filter(pk=deal.pk).update(
             reserved_units=F("reserved_units") - n,
             sold_units=F("sold_units") + n,
@@ -400,16 +452,18 @@ def order_mark_refunded(*, order_id: int, actor: Any = None, note: str = "") -> 
 def _release(order: Order, target_action: str, *, actor: Any, now: dt.datetime) -> None:
     """Give an unpaid order's stock, quota and team seat back. Caller holds the order's lock."""
     n = order.quantity
-    Deal.objects.select_for_update().filter(pk=order.deal_id).first()  # lock order: deal, team, member row
+    # Lock order: (order,) member row, deal, team. The deal FOR UPDATE at once (as a payment takes
+    # it), not upgraded later while joins hold its foreign-key share lock.
+    DealBuyer.objects.filter(deal_id=order.deal_id, user_id=order.user_id).update(
+        reserved_units=F("reserved_units") - n
+    )
+    Deal.objects.select_for_update().filter(pk=order.deal_id).values_list("pk").first()
     Deal.objects.filter(pk=order.deal_id).update(reserved_units=F("reserved_units") - n)
     if order.team_id:
         team = Team.objects.select_for_update().select_related("deal").get(pk=order.team_id)
         Team.objects.filter(pk=team.pk).update(seats_taken=F("seats_taken") - 1)
         if order.is_leader and team.status == "open":
             deal_services.team_cancel(team, now)
-    DealBuyer.objects.filter(deal_id=order.deal_id, user_id=order.user_id).update(
-        reserved_units=F("reserved_units") - n
-    )
     state_transition(order, ORDER, target_action, actor=actor)
     Order.objects.filter(pk=order.pk).update(closed_at=now)
     transaction.on_commit(lambda: gate.give(order.deal_id, n))

@@ -1,0 +1,66 @@
+"""What a join costs the database: its statements, their count, and the deal's row written last.
+
+Every buyer of a deal updates the deal's one row, so a join writes it last: the row stays locked
+for the UPDATE and the COMMIT only (see orders/services.py). The counts guard the hot path
+through the real API, bearer token included.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tuangou.orders import gate
+from tuangou.orders.models import Order
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _join(api, deal_id: int, key: str):  # type: ignore[no-untyped-def]
+    return api.post(f"/api/v1/deals/{deal_id}/orders", {"quantity": 1}, headers={"Idempotency-Key": key})
+
+
+def _writes(queries: list[dict[str, str]]) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(WRITES)]
+
+
+def test_a_join_writes_the_deal_row_last(api, deal_factory, member):
+    deal = deal_factory(per_member_limit=3)
+    api.as_user(member)
+    assert _join(api, deal.pk, "first").status_code == 201  # the member's row exists from here
+    with CaptureQueriesContext(connection) as captured:
+        assert _join(api, deal.pk, "second").status_code == 201
+    writes = _writes(captured.captured_queries)
+    deal_writes = [i for i, sql in enumerate(writes) if sql.startswith('UPDATE "deals_deal"')]
+    assert deal_writes == [len(writes) - 1], writes
+
+
+def test_query_counts_of_a_join_and_a_replay(api, deal_factory, member, django_assert_num_queries):
+    deal = deal_factory(per_member_limit=3)
+    api.as_user(member)
+    assert _join(api, deal.pk, "first").status_code == 201
+    # token; key; deal; its tiers; then in the transaction (a savepoint in tests, BEGIN/COMMIT
+    # in production): key claimed, member's quota, order, key → order, audit, stock
+    with django_assert_num_queries(12):
+        assert _join(api, deal.pk, "second").status_code == 201
+    with django_assert_num_queries(3):  # token; key; the order with its deal
+        replay = _join(api, deal.pk, "second")
+    assert replay.status_code == 201 and replay.json()["id"] == Order.objects.latest("pk").pk
+
+
+@pytest.mark.redis
+def test_a_sold_out_join_is_two_queries(api, deal_factory, member, make_user, settings, django_assert_num_queries):
+    settings.REDIS_URL = os.environ["REDIS_URL"]
+    gate._client = None
+    deal = deal_factory(stock=1, per_member_limit=1, tipping_point=1)
+    api.as_user(make_user())
+    assert _join(api, deal.pk, "last-unit").status_code == 201
+    api.as_user(member)
+    with django_assert_num_queries(2):  # the token and the Idempotency-Key; the gate says no
+        refused = _join(api, deal.pk, "too-late")
+    assert refused.status_code == 409 and refused.json()["code"] == "sold_out"

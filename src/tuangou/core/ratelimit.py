@@ -11,7 +11,8 @@ import math
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils.translation import gettext as _
 
 from tuangou.core.errors import RateLimited
@@ -28,12 +29,7 @@ def hit(scope: str, ident: str, *, limit: int | None = None, window: int | None 
     if limit is None or window is None:
         limit, window = settings.RATE_LIMITS[scope]
     key, remaining = _key(scope, ident, window)
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window + 1)
-        count = 1
+    count = _count(key, timeout=window + 1)
     if count > limit:
         minutes = max(1, math.ceil(remaining / 60))
         raise RateLimited(
@@ -41,6 +37,25 @@ def hit(scope: str, ident: str, *, limit: int | None = None, window: int | None 
             retry_after=remaining,
         )
     return count
+
+
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to the window's counter (created at 0 with the window's expiry) and return it."""
+    backend = caches["default"]  # `cache` is a proxy of it
+    if isinstance(backend, RedisCache):
+        # one round trip (SET NX EX and INCR in one MULTI) instead of cache.add + cache.incr's
+        # three (INCR on Django's Redis cache asks EXISTS first); the same key and value
+        name = backend.make_and_validate_key(key)
+        pipe = backend._cache.get_client(name, write=True).pipeline(transaction=True)
+        pipe.set(name, 0, ex=timeout, nx=True)
+        pipe.incr(name)
+        return int(pipe.execute()[1])
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def reset(scope: str, ident: str) -> None:

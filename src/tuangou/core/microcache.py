@@ -4,7 +4,7 @@ kept a few seconds in the "pages" cache (ADR 0013).
 One renderer per key at a time, so that a page going stale under load is not rendered by every
 worker at once (a stampede): while one request renders it again, the others get the previous
 bytes (at most `seconds` + the render old); on a key nobody has yet, they wait for the renderer
-up to WAIT_SECONDS, then render for themselves without storing.
+while it holds its lock (WAIT_SECONDS at most), then render for themselves without storing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from django.core.cache import caches
 PAGE_SECONDS = 5  # how stale an anonymous visitor's page may be
 STALE_SECONDS = 30  # how long previous bytes stay to answer while one request renders them again
 LOCK_SECONDS = 10  # a renderer that died lets another try after this
-WAIT_SECONDS = 2.0
+# Under load one render can take seconds: waiting less than the renderer holds its lock would
+# let every waiter render the same page at once, the stampede this module is for.
+WAIT_SECONDS = float(LOCK_SECONDS)
 _POLL_SECONDS = 0.02
 
 

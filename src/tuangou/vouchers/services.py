@@ -5,7 +5,9 @@ logged and drawn with the others. The race is decided before the engine is asked
 locks the row only while it is still at the expected state (``SELECT … WHERE state=<source>
 FOR UPDATE``), and the engine moves that locked row in the same transaction. Two racing calls:
 the first locks and moves; the second waits for the lock, finds the row no longer at the
-source and is refused. No read-then-write on the state anywhere.
+source and is refused. Verification asks the engine's guarded move itself (`transition_many`
+on the one voucher, same guard, the row locked once; ADR 0011). No read-then-write on the
+state anywhere.
 """
 
 from __future__ import annotations

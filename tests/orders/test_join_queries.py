@@ -61,6 +61,7 @@ def test_a_sold_out_join_is_two_queries(api, deal_factory, member, make_user, se
     api.as_user(make_user())
     assert _join(api, deal.pk, "last-unit").status_code == 201
     api.as_user(member)
+    assert api.get("/api/v1/me/orders").status_code == 200  # the token's first use is recorded
     with django_assert_num_queries(2):  # the token and the Idempotency-Key; the gate says no
         refused = _join(api, deal.pk, "too-late")
     assert refused.status_code == 409 and refused.json()["code"] == "sold_out"

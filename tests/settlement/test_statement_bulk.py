@@ -231,6 +231,51 @@ def test_an_undo_waits_for_a_drafting_in_progress_and_is_refused(tipped: Callabl
     assert Statement.objects.get(merchant=shop.merchant).units == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_drafting_waits_for_a_verification_in_flight_and_counts_it(tipped: Callable[..., Any], shop: Shop) -> None:
+    """A verification that read its time before the cut-off but commits after it must be on the
+    statement (else it would be on none: the next one starts at the cut-off)."""
+    tipped([1])
+    voucher = Voucher.objects.get(state="issued")
+    start, end = _month()
+    verified, release = threading.Event(), threading.Event()
+    got: dict[str, Any] = {}
+
+    def verify() -> None:
+        try:
+            with transaction.atomic():
+                vouchers.voucher_verify(actor=shop.clerk, code=voucher.code, store_id=shop.store.pk)
+                verified.set()
+                release.wait(10)  # the verification's transaction is still open
+        finally:
+            connections.close_all()
+
+    def draft() -> None:
+        try:
+            got["statement"] = services.statement_generate(
+                merchant_id=shop.merchant.pk, period_start=start, period_end=end
+            )
+        finally:
+            connections.close_all()
+
+    t1 = threading.Thread(target=verify)
+    t1.start()
+    assert verified.wait(10)
+    t2 = threading.Thread(target=draft)
+    t2.start()
+    t2.join(1.0)
+    assert t2.is_alive()  # waiting for the verification in flight
+    release.set()
+    t1.join(10)
+    t2.join(10)
+    statement = got["statement"]
+    voucher.refresh_from_db()
+    assert voucher.used_at is not None and statement.since <= voucher.used_at < statement.cut_off
+    assert statement.units == 1
+    assert [v.pk for v in services.statement_vouchers(statement)] == [voucher.pk]
+
+
 def test_the_clock_settles_what_a_lost_job_left(tipped: Callable[..., Any], shop: Shop) -> None:
     tipped([2])
     _verify_all(shop)

@@ -24,6 +24,7 @@ from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, NotFound, ValidationFailed
 from tuangou.core.jobs import enqueue
+from tuangou.core.locks import xact_lock
 from tuangou.core.money import ZERO, money
 from tuangou.core.ownership import has_role, require_role
 from tuangou.core.time import local_date
@@ -157,8 +158,8 @@ def statement_generate(
         return existing
     terms = _terms(merchant, period_end)
     with transaction.atomic():
-        # One drafting per merchant at a time, and none beside an undo (`statement_covering`);
-        # NO KEY: verifications inserting rows that refer to the merchant are not held up.
+        # One drafting per merchant at a time, and none beside a verification or an undo in
+        # flight (`verification_range_lock`); other writes to the merchant are not held up.
         _lock_merchant(merchant.pk)
         existing = Statement.objects.filter(merchant=merchant, period_start=period_start, period_end=period_end).first()
         if existing is not None:
@@ -196,16 +197,30 @@ def statement_generate(
     return statement
 
 
+STATEMENT_RANGE = "settlement.statement_range"
+
+
 def _lock_merchant(merchant_id: int) -> None:
-    Merchant.objects.select_for_update(no_key=True).filter(pk=merchant_id).values_list("pk").first()
+    """The drafting side of the merchant's range lock: exclusive, so it waits until every
+    verification and undo in flight has committed, and those that come later wait for it (and
+    a second drafting for the first)."""
+    xact_lock(STATEMENT_RANGE, merchant_id)
+
+
+def verification_range_lock(merchant_id: int) -> None:
+    """The verifying side: shared (counters do not wait for each other), taken before the time
+    of a verification or an undo is read, so that a statement's cut-off is never taken while a
+    verification that falls before it is still uncommitted (it would be on no statement)."""
+    xact_lock(STATEMENT_RANGE, merchant_id, shared=True)
 
 
 def statement_covering(*, merchant_id: int, used_at: dt.datetime) -> Statement | None:
     """The verified statement whose range holds a verification at `used_at`, if any. Call it in
-    the transaction that would change such a verification (an undo): it locks the merchant's row
-    as drafting does, so the undo waits for a drafting in progress and then sees its statement,
-    or the drafting waits for the undo and does not count the voucher."""
-    _lock_merchant(merchant_id)
+    the transaction that would change such a verification (an undo): it holds the merchant's
+    range lock (shared; drafting holds it exclusive), so the undo waits for a drafting in
+    progress and then sees its statement, or the drafting waits for the undo and does not count
+    the voucher."""
+    verification_range_lock(merchant_id)
     return (
         Statement.objects.filter(
             merchant_id=merchant_id, basis=Statement.Basis.VERIFIED, since__lte=used_at, cut_off__gt=used_at

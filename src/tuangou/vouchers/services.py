@@ -558,8 +558,13 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
     if voucher.password and codes.normalise(password) != voucher.password:
         raise _wrong(store, actor, voucher.code, ip, field="password")
     _check_usable(voucher, store)
-    now = timezone.now()
     with transaction.atomic():
+        # before the time is read: a statement drafted meanwhile waits for this commit, or this
+        # verification for the drafting, and so falls inside or after its cut-off (ADR 0014)
+        from tuangou.settlement.services import verification_range_lock
+
+        verification_range_lock(voucher.merchant_id)
+        now = timezone.now()
         if not transition_many(Voucher, "verify", ids=[voucher.pk], source="issued", actor=actor).moved:
             _check_usable(_voucher_at(store, voucher.code) or voucher, store)  # says why: used already (where, when) …
             raise Conflict(_("This voucher cannot be used."), code="voucher_not_usable")

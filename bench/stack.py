@@ -22,6 +22,7 @@ PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
 # several people benchmarking on one machine: each names its own database (and Redis db, above)
 DB_NAME = os.environ.get("BENCH_DB", "tuangou_bench")
+QUEUE = "tuangou"  # CELERY_TASK_DEFAULT_QUEUE in tuangou.config.settings.base
 
 
 def _free_port() -> int:
@@ -128,8 +129,10 @@ class Stack:
         import redis
 
         client = redis.Redis.from_url(REDIS)
-        queued = int(client.llen("celery"))
-        client.delete("celery")
+        # the project's queue (CELERY_TASK_DEFAULT_QUEUE) and its priority lists on Redis
+        keys = [QUEUE, *client.scan_iter(match=QUEUE + "\x06\x16*")]
+        queued = sum(int(client.llen(key)) for key in keys)
+        client.delete(*keys)
         return queued
 
     def start_web(self) -> None:

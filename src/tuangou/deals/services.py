@@ -574,7 +574,8 @@ def teams_expire_due(*, now: dt.datetime | None = None) -> int:
     moved = 0
     for pk in ids:
         with transaction.atomic():
-            # Lock order everywhere: deal, then team, then the member's row.
+            # Deal, then team (ADR 0010's order: the member rows come before the deal, and this
+            # touches none).
             deal_id = Team.objects.filter(pk=pk).values_list("deal_id", flat=True).get()
             deal = Deal.objects.select_for_update().get(pk=deal_id)
             team = Team.objects.select_for_update().select_related("deal").get(pk=pk)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+import time
+from typing import Any, ClassVar
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 
 from tuangou.core.errors import Conflict
@@ -68,13 +70,62 @@ class SiteSettings(models.Model):
         verbose_name = _("site settings")
         verbose_name_plural = _("site settings")
 
+    # `current()` is read on every page render and for every SMS: each process keeps the row for
+    # CACHE_SECONDS. Saving or deleting it through the model forgets it in this process at once
+    # (and again when the transaction commits); other processes see an edit within CACHE_SECONDS.
+    # Only committed data is kept: not a row read inside a transaction that wrote the settings
+    # itself (it may still roll back). A queryset update() or raw SQL bypasses all this.
+    CACHE_SECONDS: ClassVar[float] = 30.0
+    _cached: ClassVar[tuple[float, int, SiteSettings] | None] = None  # (expires, generation, row)
+    _generation: ClassVar[int] = 0
+
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        self._forget_now_and_on_commit()
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        result = super().delete(*args, **kwargs)
+        self._forget_now_and_on_commit()
+        return result
+
     @classmethod
     def current(cls) -> SiteSettings:
+        """The site's settings (created with defaults on first use); a copy the caller may change."""
+        cached = cls._cached
+        if cached is not None and cached[0] > time.monotonic() and cached[1] == cls._generation:
+            return copy.copy(cached[2])
+        generation = cls._generation
         obj = cls.objects.order_by("pk").first()
-        return obj if obj is not None else cls.objects.create()
+        if obj is None:
+            obj = cls.objects.create()
+            generation = cls._generation  # the row just created (kept only once committed)
+        if generation == cls._generation and not _settings_written_in_transaction():
+            cls._cached = (time.monotonic() + cls.CACHE_SECONDS, generation, copy.copy(obj))
+        return obj
+
+    @classmethod
+    def forget(cls, **_signal: Any) -> None:
+        """Drop this process's copy (also a post_migrate receiver: a test database flush)."""
+        cls._generation += 1
+        cls._cached = None
+
+    def _forget_now_and_on_commit(self) -> None:
+        SiteSettings.forget()
+        transaction.on_commit(SiteSettings.forget, using=self._state.db)
+
+
+def _settings_written_in_transaction() -> bool:
+    """Whether the open transaction saved or deleted the settings (its forget() awaits the commit)."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return False
+    return any(func == SiteSettings.forget for _sids, func, _robust in connection.run_on_commit)
+
+
+models.signals.post_migrate.connect(SiteSettings.forget, dispatch_uid="tuangou.core.SiteSettings.forget")
 
 
 class City(models.Model):

@@ -1,8 +1,9 @@
 """Settlement statement for a merchant with `vouchers` vouchers used in the last period
 (`settlement.services.statement_generate`: lines, commission, totals, the range that puts the
 vouchers on it; ADR 0014: marking each voucher ``settled`` is a job queued after commit, not
-part of the drafting, and is stopped when the figure is taken). Baseline: the plain SQL aggregate (count, units, amount, commission)
-over the same rows; the statement's totals must agree with it.
+part of the drafting, and is stopped when the figure is taken). Baseline: the plain SQL
+aggregate (count, units, amount, commission) over the same rows; the statement's totals must
+agree with it.
 
 Capped at `settlement_timeout` seconds (the statement's transaction is then rolled back); a
 capped figure is a lower bound."""

@@ -58,7 +58,7 @@ def test_send_many_renders_each_writes_once_and_queues_one_job_per_batch(
     with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as q:
         ids = services.message_send_many(messages=_many(5), batch_size=2)
     # the rows in one go (PostgreSQL: keys drawn, then COPY, which is not captured; SQLite: one INSERT)
-    writes = [x for x in q.captured_queries if x["sql"].startswith(("INSERT INTO \"messaging_", "SELECT nextval"))]
+    writes = [x for x in q.captured_queries if x["sql"].startswith(('INSERT INTO "messaging_', "SELECT nextval"))]
     assert len(writes) == 1
     assert [name for name, _ in queued] == ["messaging.deliver_batch"] * 3
     assert [i for _, kw in queued for i in kw["message_ids"]] == ids

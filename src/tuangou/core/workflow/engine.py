@@ -395,16 +395,7 @@ def create_in_state(
         return []
     model = type(objs[0])
     chosen, proc = _field_and_process(objs[0], field, process)
-    route = proc.route(proc.initial_state, action)
-    if route is None:
-        raise Conflict(
-            _("“%(action)s” is not possible at “%(state)s”.")
-            % {"action": action, "state": _state_title(proc, proc.initial_state)},
-            code="transition_not_allowed",
-        )
-    owners_decide, note, docs = _judge(proc, [route], actor, note, documents)
-    if owners_decide and not all(proc.owner(obj, actor) for obj in objs):  # type: ignore[misc]
-        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    route, note, docs = _judge_creation(proc, action, objs, actor, note, documents)
     if not connection.features.can_return_rows_from_bulk_insert:  # pragma: no cover - PostgreSQL, SQLite ≥ 3.35
         # MySQL/MariaDB lack INSERT … RETURNING; the project supports PostgreSQL and SQLite only.
         raise NotSupportedError("create_in_state needs INSERT … RETURNING (PostgreSQL, SQLite ≥ 3.35)")
@@ -464,19 +455,8 @@ def create_rows_in_state(
     chosen, proc = _field_and_process(model, field, process)  # type: ignore[arg-type]
     if chosen.attname in columns:
         raise TypeError(f"{chosen.attname} is written by the engine, not given")
-    route = proc.route(proc.initial_state, action)
-    if route is None:
-        raise Conflict(
-            _("“%(action)s” is not possible at “%(state)s”.")
-            % {"action": action, "state": _state_title(proc, proc.initial_state)},
-            code="transition_not_allowed",
-        )
-    owners_decide, note, docs = _judge(proc, [route], actor, note, documents)
-    if owners_decide and not all(
-        proc.owner(model(**dict(zip(columns, row, strict=True))), actor)  # type: ignore[misc]
-        for row in rows
-    ):
-        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    new = (model(**dict(zip(columns, row, strict=True))) for row in rows)  # built only if owners decide
+    route, note, docs = _judge_creation(proc, action, new, actor, note, documents)
     content_type = ContentType.objects.get_for_model(model)
     named = [*columns, chosen.attname]
     keys: list[int] = []
@@ -488,6 +468,24 @@ def create_rows_in_state(
             writer.record(route, sorted(made), fresh=True)
             keys += made
     return keys
+
+
+def _judge_creation(
+    proc: Process, action: str, objs: Iterable[models.Model], actor: Any, note: str, documents: Documents | None
+) -> tuple[Route, str, dict[str, Any]]:
+    """The checks of creating objects that take `action` from the start: the route from the
+    initial state, `_judge`'s, and the owner check on each object where ownership decides."""
+    route = proc.route(proc.initial_state, action)
+    if route is None:
+        raise Conflict(
+            _("“%(action)s” is not possible at “%(state)s”.")
+            % {"action": action, "state": _state_title(proc, proc.initial_state)},
+            code="transition_not_allowed",
+        )
+    owners_decide, note, docs = _judge(proc, [route], actor, note, documents)
+    if owners_decide and not all(proc.owner(obj, actor) for obj in objs):  # type: ignore[misc]
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    return route, note, docs
 
 
 def _judge(

@@ -10,17 +10,15 @@ time; all 200 still race.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
 
+from tests.concurrency.race import race
 from tests.deals.factories import make_deal, make_merchant
 from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
-from tuangou.core.errors import AppError
 from tuangou.deals.models import Deal
 from tuangou.orders import gate
 from tuangou.orders import services as order_services
@@ -28,38 +26,13 @@ from tuangou.orders.models import DealBuyer, Order
 
 THREADS = 200
 STOCK = 50
-DB_SLOTS = 40
 
 
 def _race(deal: Deal, users: list[User], quantity: int = 1) -> Counter[str]:
-    barrier = threading.Barrier(len(users))
-    slots = threading.BoundedSemaphore(DB_SLOTS)
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
+    def buy(user: User) -> Any:
+        return lambda: order_services.deal_join(actor=user, deal_id=deal.pk, quantity=quantity)
 
-    def buy(user: User) -> None:
-        barrier.wait()
-        with slots:
-            try:
-                order_services.deal_join(actor=user, deal_id=deal.pk, quantity=quantity)
-                result = "ok"
-            except AppError as exc:
-                result = exc.code
-            except Exception as exc:  # a deadlock or anything else fails the test below
-                result = f"crash:{type(exc).__name__}:{exc}"
-            finally:
-                connection.close()
-        with lock:
-            outcomes[result] += 1
-
-    threads = [threading.Thread(target=buy, args=(u,)) for u in users]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    print(f"\n{len(users)} joins raced in {time.perf_counter() - started:.2f}s: {dict(outcomes)}")
-    return outcomes
+    return race([("", buy(u)) for u in users])
 
 
 def _setup(make_user: Any, operator: User, **deal: Any) -> tuple[Deal, list[User]]:

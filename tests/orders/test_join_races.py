@@ -10,19 +10,15 @@ up to their orders afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
+from tests.concurrency.race import race
 from tests.deals.factories import make_deal, make_merchant
 from tuangou.accounts.roles import Role
-from tuangou.core.errors import AppError
 from tuangou.deals.models import Deal
 from tuangou.orders import services as order_services
 from tuangou.orders.models import DealBuyer, Order
@@ -31,40 +27,8 @@ MEMBERS = 20
 HELD = 3  # pending orders per member before the race: one is paid, one cancelled, one expired
 JOINS = 2  # joins per member in the race
 STOCK = MEMBERS * HELD + 5  # joins before the cancels and expiries find it sold out
-DB_SLOTS = 40  # the server's connections are shared with other suites
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(work: list[Callable[[], Any]]) -> Counter[str]:
-    barrier = threading.Barrier(len(work))
-    slots = threading.BoundedSemaphore(DB_SLOTS)
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def run(fn: Callable[[], Any]) -> None:
-        barrier.wait()
-        with slots:
-            try:
-                fn()
-                result = f"{fn.__name__}:ok"
-            except AppError as exc:
-                result = f"{fn.__name__}:{exc.code}"
-            except Exception as exc:  # a deadlock or anything else fails the test below
-                result = f"crash:{type(exc).__name__}:{exc}"
-            finally:
-                connection.close()
-        with lock:
-            outcomes[result] += 1
-
-    threads = [threading.Thread(target=run, args=(fn,)) for fn in work]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    print(f"\n{len(work)} actions raced in {time.perf_counter() - started:.2f}s: {dict(outcomes)}")
-    return outcomes
 
 
 def _work(deal: Deal, member: Any, pay: Order, cancel: Order, expire: Order) -> list[Callable[[], Any]]:
@@ -95,7 +59,7 @@ def test_joins_payments_cancels_and_expiries_of_the_same_members_never_deadlock(
         held = [order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1) for _ in range(HELD)]
         work += _work(deal, member, *held)
 
-    outcomes = _race(work)
+    outcomes = race([(fn.__name__, fn) for fn in work])
 
     crashes = {k: v for k, v in outcomes.items() if k.startswith("crash")}
     assert not crashes, crashes

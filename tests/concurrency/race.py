@@ -1,0 +1,50 @@
+"""Real threads released together against PostgreSQL, with at most `slots` connections at a
+time (the server's connections are shared with other suites): what each call came to."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.db import connection
+
+from tuangou.core.errors import AppError
+
+DB_SLOTS = 40
+
+
+def race(calls: Sequence[tuple[str, Callable[[], Any]]], *, slots: int = DB_SLOTS) -> Counter[str]:
+    """Run every (name, call) in its own thread at once. Outcomes: ``ok`` when the call returned,
+    the AppError's code when it refused (both after ``name:`` when a name is given), and
+    ``crash:…`` for anything else (a deadlock)."""
+    barrier = threading.Barrier(len(calls))
+    gate = threading.BoundedSemaphore(slots)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def run(name: str, call: Callable[[], Any]) -> None:
+        barrier.wait()
+        with gate:
+            try:
+                call()
+                result = f"{name}:ok" if name else "ok"
+            except AppError as exc:
+                result = f"{name}:{exc.code}" if name else exc.code
+            except Exception as exc:  # a deadlock or anything else fails the caller's test
+                result = f"crash:{type(exc).__name__}:{exc}"
+            finally:
+                connection.close()
+        with lock:
+            outcomes[result] += 1
+
+    threads = [threading.Thread(target=run, args=item) for item in calls]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    print(f"\n{len(calls)} calls raced in {time.perf_counter() - started:.2f}s: {dict(outcomes)}")
+    return outcomes

@@ -14,6 +14,13 @@ DEFAULT_SETTINGS = "tuangou.config.settings.local"
 
 
 def _setup(settings: str | None = None) -> None:
+    """Compile the translation catalogues that are out of date, then set Django up. In this
+    order: setting Django up may load a language's catalogue, and one loaded before its .mo
+    existed stays untranslated for the life of the process (a fresh clone's demo sent its SMS
+    in English)."""
+    from tuangou.core.i18n import compile_catalogues
+
+    compile_catalogues()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings or DEFAULT_SETTINGS)
     import django
 
@@ -28,13 +35,10 @@ def _manage(argv: Sequence[str]) -> None:
 
 
 def _prepare() -> None:
-    """Migrate and compile the translation catalogues: what every start needs."""
+    """Migrate: what every start needs (the catalogues are compiled by `_setup`)."""
     from django.conf import settings
     from django.core.management import call_command
 
-    from tuangou.core.i18n import compile_catalogues
-
-    compile_catalogues()
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
     call_command("migrate", interactive=False, verbosity=0)
 

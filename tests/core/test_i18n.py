@@ -31,3 +31,18 @@ def test_each_language_translates():
         assert translation.gettext(msgid) == msgid
     assert hant == "手機號碼或密碼不正確。"
     assert hans == _to_hans(hant) == "手机号码或密码不正确。"
+
+
+def test_the_command_compiles_the_catalogues_before_django_loads_any(monkeypatch):
+    """A catalogue loaded before its .mo exists stays untranslated for the whole process (a
+    fresh clone's demo sent its SMS in English): `tuangou`'s start compiles first."""
+    import django
+
+    from tuangou import cli
+    from tuangou.core import i18n
+
+    calls: list[str] = []
+    monkeypatch.setattr(i18n, "compile_catalogues", lambda: calls.append("compile"))
+    monkeypatch.setattr(django, "setup", lambda: calls.append("django.setup"))
+    cli._setup()
+    assert calls == ["compile", "django.setup"]

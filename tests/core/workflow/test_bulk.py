@@ -1,8 +1,10 @@
-"""`transition_many`: many objects in a few statements, with every guarantee of `transition`.
+"""`transition_many` (many objects in a few statements) and `transition_row` (one object in
+one statement), with every guarantee of `transition`.
 
 On SQLite and on PostgreSQL: the same log rows, positions and step statistics as one
 `transition` per object; rows not at the source skipped, never moved twice; refusals change
-nothing. The race of two bulk calls over overlapping keys is in test_bulk_race.py.
+nothing. The races (overlapping bulk calls, many callers of `transition_row` on one row) are
+in test_bulk_race.py.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from django.test.utils import CaptureQueriesContext
 
 from tuangou.core.errors import AppError, Conflict, Forbidden, ValidationFailed
 from tuangou.core.workflow import engine
-from tuangou.core.workflow.engine import create_in_state, create_rows_in_state, transition, transition_many
+from tuangou.core.workflow.engine import (
+    create_in_state,
+    create_rows_in_state,
+    transition,
+    transition_many,
+    transition_row,
+)
 from tuangou.core.workflow.models import ProcessPosition, TransitionLog
 from tuangou.core.workflow.stats import step_stats
 
@@ -57,8 +65,10 @@ def tickets(owner: Any, n: int, title: str = "t") -> list[WorkflowTestTicket]:
     return [WorkflowTestTicket.objects.create(title=title, owner=owner) for _ in range(n)]
 
 
-def scenario(bulk: bool, people: dict[str, Any], clock: Clock) -> dict[str, Any]:
-    """Eight tickets through the process, one call per step; what the database holds after."""
+def scenario(how: str, people: dict[str, Any], clock: Clock) -> dict[str, Any]:
+    """Eight tickets through the process, one call per step (`how`: "many", `transition_many`;
+    "row", `transition_row` per ticket; "one", `transition` per ticket); what the database
+    holds after."""
     clock.now = T0
     made = tickets(people["owner"], 8)
     pks = [t.pk for t in made]
@@ -68,12 +78,16 @@ def scenario(bulk: bool, people: dict[str, Any], clock: Clock) -> dict[str, Any]
     def step(minutes: float, action: str, which: list[int], **kw: Any) -> None:
         clock.now = T0 + timedelta(minutes=minutes)
         chosen = [pks[i] for i in which]
-        if bulk:
+        if how == "many":
             result = transition_many(WorkflowTestTicket, action, ids=chosen, **kw)
             moved.append([index[pk] for pk in result.moved])
             return
         done = []
         for pk in chosen:
+            if how == "row":
+                if transition_row(WorkflowTestTicket.objects.get(pk=pk), action, **kw):
+                    done.append(index[pk])
+                continue
             try:
                 transition(WorkflowTestTicket.objects.get(pk=pk), action, **kw)
             except Conflict:
@@ -107,16 +121,16 @@ def scenario(bulk: bool, people: dict[str, Any], clock: Clock) -> dict[str, Any]
     return {"logs": logs, "positions": positions, "states": states, "stats": stats, "moved": moved}
 
 
-def run_rolled_back(bulk: bool, people: dict[str, Any], clock: Clock) -> dict[str, Any]:
+def run_rolled_back(how: str, people: dict[str, Any], clock: Clock) -> dict[str, Any]:
     with transaction.atomic():
-        result = scenario(bulk, people, clock)
+        result = scenario(how, people, clock)
         transaction.set_rollback(True)
     return result
 
 
 def test_many_at_once_writes_what_one_at_a_time_writes(people: dict[str, Any], clock: Clock) -> None:
-    one_by_one = run_rolled_back(False, people, clock)
-    at_once = run_rolled_back(True, people, clock)
+    one_by_one = run_rolled_back("one", people, clock)
+    at_once = run_rolled_back("many", people, clock)
     assert at_once["moved"] == one_by_one["moved"]
     assert one_by_one["moved"][4] == [3, 5, 6, 7]  # expire: only the tickets still at review
     assert one_by_one["moved"][5] == [0, 1]  # pay: 5 has expired
@@ -312,3 +326,77 @@ def test_created_in_state_refused_creates_nothing(people: dict[str, Any], clock:
         create_in_state(fresh, "approve", actor=people["operator"])
     assert (WorkflowTestTicket.objects.count(), TransitionLog.objects.count()) == before
     assert [t.state for t in fresh] == ["new", "new"] and fresh[0].pk is None
+
+
+# --------------------------------------------------------------------------------------------
+# One row: transition_row
+
+
+def test_one_row_at_a_time_writes_what_transition_writes(people: dict[str, Any], clock: Clock) -> None:
+    one_by_one = run_rolled_back("one", people, clock)
+    by_row = run_rolled_back("row", people, clock)
+    assert by_row == one_by_one  # moved, states, positions, log rows to the microsecond, statistics
+
+
+def test_one_row_moves_once_with_its_columns(people: dict[str, Any], clock: Clock) -> None:
+    ticket, other = tickets(people["owner"], 2)
+    values = {"title": "opened", "owner": people["stranger"]}
+    assert transition_row(ticket, "open", actor=people["owner"], values=values)
+    assert (ticket.state, ticket.title, ticket.owner_id) == ("review", "opened", people["stranger"].pk)
+    stored = WorkflowTestTicket.objects.get(pk=ticket.pk)
+    assert (stored.state, stored.title, stored.owner_id) == ("review", "opened", people["stranger"].pk)
+    # a stale copy still at "new": the row is not there any more, nothing is written
+    stale = WorkflowTestTicket.objects.get(pk=other.pk)
+    transition(other, "open", actor=people["owner"])
+    before = snapshot([ticket.pk, other.pk])
+    assert not transition_row(stale, "open", actor=people["owner"], values={"title": "again"})
+    assert stale.state == "new" and stale.title == "t"
+    assert snapshot([ticket.pk, other.pk]) == before
+    assert WorkflowTestTicket.objects.get(pk=other.pk).title == "t"
+    # the state is the engine's to write
+    with pytest.raises(TypeError):
+        transition_row(ticket, "expire", values={"state": "done"})
+
+
+def test_one_row_in_one_statement_without_lock_or_savepoint(people: dict[str, Any], clock: Clock) -> None:
+    ticket = tickets(people["owner"], 1)[0]
+    transition(ticket, "open", actor=people["owner"])
+    clock.now = T0 + timedelta(minutes=3)
+    with transaction.atomic(), CaptureQueriesContext(connection) as ctx:
+        assert transition_row(ticket, "expire", values={"title": "late"})
+    sql = [q["sql"] for q in ctx.captured_queries]
+    # the move, its log row and its position: one statement on PostgreSQL, three on SQLite
+    assert len(sql) == (1 if connection.vendor == "postgresql" else 3), sql
+    assert not any("SAVEPOINT" in q or "FOR UPDATE" in q for q in sql), sql
+    log = TransitionLog.objects.filter(process=TICKET.name, object_id=ticket.pk, action="expire").get()
+    assert (log.from_state, log.to_state, log.actor_id, log.at) == ("review", "expired", None, clock.now)
+    assert (log.entered_at, log.waited) == (T0, 180.0)
+    position = ProcessPosition.objects.get(process=TICKET.name, object_id=ticket.pk)
+    assert (position.state, position.since) == ("expired", clock.now)
+
+
+def test_one_row_refusals_change_nothing(people: dict[str, Any], clock: Clock) -> None:
+    mine, theirs = tickets(people["owner"], 1)[0], tickets(people["stranger"], 1)[0]
+    transition(mine, "open", actor=people["owner"])
+    pks = [mine.pk, theirs.pk]
+    before = snapshot(pks)
+
+    def refused(obj: WorkflowTestTicket, **kw: Any) -> AppError:
+        with transaction.atomic():
+            with pytest.raises(AppError) as caught:
+                transition_row(obj, **kw)
+            # refused before anything was written: the caller's transaction goes on
+            assert snapshot(pks) == before
+        return caught.value
+
+    assert isinstance(refused(mine, action="approve", actor=people["finance"]), Forbidden)
+    assert refused(mine, action="approve", actor=None).code == "transition_forbidden"
+    assert isinstance(refused(mine, action="fly", actor=people["operator"]), Conflict)
+    assert refused(mine, action="approve", actor=people["operator"], source="pay").code == "transition_not_allowed"
+    assert isinstance(refused(mine, action="discuss", actor=people["operator"]), ValidationFailed)
+    assert refused(mine, action="approve", actor=people["operator"], documents=["receipt"]).code == (
+        "transition_document_unknown"
+    )
+    # where the owner may act: the row is judged by its owner
+    assert isinstance(refused(theirs, action="open", actor=people["owner"]), Forbidden)
+    assert transition_row(theirs, "open", actor=people["stranger"])

@@ -1,5 +1,6 @@
 """Two `transition_many` calls over overlapping keys at the same moment, with real threads on
-PostgreSQL: every row moves exactly once, nobody deadlocks, one log row per move."""
+PostgreSQL: every row moves exactly once, nobody deadlocks, one log row per move. Many
+`transition_row` callers on one row: exactly one moves it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tuangou.core.workflow.engine import transition_many
+from tuangou.core.workflow.engine import transition_many, transition_row
 from tuangou.core.workflow.models import ProcessPosition, TransitionLog
 
 from .test_engine_race import race
@@ -42,3 +43,21 @@ def test_overlapping_bulk_calls_move_each_row_exactly_once(make_user: Callable[.
     assert logs.count() == 300 and logs.values("object_id").distinct().count() == 300
     positions = ProcessPosition.objects.filter(process=TICKET.name, object_id__in=pks)
     assert positions.count() == 300 and set(positions.values_list("state", flat=True)) == {"expired"}
+
+
+def test_many_callers_of_one_row_move_it_once(make_user: Callable[..., Any]) -> None:
+    owner = make_user("member")
+    ticket = WorkflowTestTicket.objects.create(title="row race", owner=owner)
+    transition_row(ticket, "open", actor=owner)
+
+    def expire(_i: int) -> bool:
+        # each thread has its own copy, all at "review"
+        return transition_row(WorkflowTestTicket.objects.get(pk=ticket.pk), "expire", values={"title": "expired"})
+
+    results, errors = race(8, expire)
+    assert not errors, errors
+    assert sorted(results) == [False] * 7 + [True]
+    assert WorkflowTestTicket.objects.get(pk=ticket.pk).state == "expired"
+    assert TransitionLog.objects.filter(process=TICKET.name, object_id=ticket.pk, action="expire").count() == 1
+    position = ProcessPosition.objects.get(process=TICKET.name, object_id=ticket.pk)
+    assert position.state == "expired"

@@ -335,7 +335,8 @@ def transition_many(
     two callers never deadlock), one guarded ``UPDATE … WHERE pk IN … AND state = <source>
     RETURNING pk`` per source, one ``INSERT … SELECT`` of the log rows (when each object
     entered the step it leaves and how long it stayed, computed in SQL from its
-    `ProcessPosition`, as `transition` computes them) and one upsert of the positions. The log
+    `ProcessPosition`, as `transition` computes them) and one upsert of the positions (on
+    PostgreSQL the three are one statement, the two ``INSERT``s ``WITH`` parts). The log
     rows are `transition`'s, field for field, except that one call's rows share one time; the
     step statistics cannot tell the paths apart. All in one transaction (the caller's, if any).
     """
@@ -371,6 +372,86 @@ def transition_many(
             if ids is not None:
                 skipped += [pk for pk in batch if pk not in done]
     return Moved(moved=moved, skipped=skipped)
+
+
+def transition_row(
+    obj: models.Model,
+    action: str,
+    *,
+    source: str | None = None,
+    actor: Any = None,
+    note: str = "",
+    documents: Documents | None = None,
+    values: Mapping[str, Any] | None = None,
+    field: str | None = None,
+    process: Process | None = None,
+) -> bool:
+    """Perform `action` on the one row of `obj` if it is at the action's source; return whether
+    it moved. The one-object path of `transition_many` (``ids=[obj.pk]``), for a service that
+    decides a race by the state itself (verifying a voucher, paying an order): two callers at
+    the same moment, exactly one moves the row, the other gets False and nothing is written.
+
+    `source` picks the route where the action leaves several states (required then). `values`
+    (field name or attname: value; a model instance for a foreign key) are written in the same
+    ``UPDATE`` as the state, as ``QuerySet.update`` writes them (no ``save()``, no signals):
+    the columns that go with the move (``used_at``, ``paid_at`` …). Judged like
+    `transition_many` before anything is written, raising what it raises: the declaration, the
+    actor's lane (roles, or ``actor=None`` for the platform's arrows), the note and the
+    documents; where only the owner may act, the row is locked at the source and its owner
+    checked first. Then one guarded ``UPDATE … WHERE pk = %s AND state = <source> RETURNING``,
+    the log row (with when the object entered the step it leaves and how long it stayed, as
+    `transition` writes it) and the position upsert: one statement on PostgreSQL (three on
+    SQLite), no ``SELECT … FOR UPDATE`` and no savepoint (a failing statement fails the
+    caller's transaction). Call inside the service's transaction to keep the move with the
+    service's other writes; on its own it is its own transaction. When the row moved, `obj`
+    holds the new state and `values`.
+    """
+    model = type(obj)
+    chosen, proc = _field_and_process(obj, field, process)
+    routes = [r for r in proc.routes if r.action == action and source in (None, r.source)]
+    if not routes:
+        raise Conflict(
+            _("“%(action)s” is not possible at “%(state)s”.")
+            % {"action": action, "state": _state_title(proc, source or "")},
+            code="transition_not_allowed",
+        )
+    if len(routes) > 1:
+        raise TypeError(f"{proc.name}: {action!r} leaves {len(routes)} states; say which with source=")
+    route = routes[0]
+    owners_decide, note, docs = _judge(proc, routes, actor, note, documents)
+    fields: list[tuple[models.Field[Any, Any], Any]] = []
+    for name, value in (values or {}).items():
+        f = model._meta.get_field(name)
+        if not isinstance(f, models.Field) or not f.concrete:
+            raise TypeError(f"{model.__name__}.{name} is not a column")
+        fields.append((f, value))
+    if any(f is chosen for f, _value in fields):
+        raise TypeError(f"{chosen.attname} is written by the engine, not given")
+    columns = [
+        (str(f.column), f.get_db_prep_save(value.pk if isinstance(value, models.Model) else value, connection))
+        for f, value in fields
+    ]
+    content_type = ContentType.objects.get_for_model(model)
+    stranger = moved = False
+    with transaction.atomic(savepoint=False):
+        if owners_decide:
+            locked = (
+                model._default_manager.select_for_update().filter(pk=obj.pk, **{chosen.attname: route.source}).first()
+            )
+            if locked is None:
+                return False
+            stranger = not proc.owner(locked, actor)  # type: ignore[misc]
+        if not stranger:
+            writer = _BulkWriter(proc, content_type.pk, action, actor, timezone.now(), note, docs)
+            moved = bool(writer.move(model, str(chosen.column), route, [int(obj.pk)], columns))
+    if stranger:  # raised outside the block: nothing was written, the caller's transaction stays usable
+        raise Forbidden(_("You may not “%(action)s” here.") % {"action": route.title}, code="transition_forbidden")
+    if moved:
+        with _writable(obj):
+            setattr(obj, chosen.attname, route.target)
+        for f, value in fields:
+            setattr(obj, f.name if isinstance(value, models.Model) else f.attname, value)
+    return moved
 
 
 def create_in_state(
@@ -552,7 +633,9 @@ def _check_owners(model: type[models.Model], proc: Process, route: Route, actor:
 
 
 class _BulkWriter:
-    """The three statements that move one batch at one source: the state, the log rows, the positions."""
+    """The statements that move one batch at one source: the state, the log rows, the positions
+    (on PostgreSQL one statement: the guarded ``UPDATE`` and the two ``INSERT``s as data-modifying
+    ``WITH`` parts, which all see the positions as they were before it)."""
 
     def __init__(self, proc: Process, content_type_id: int, action: str, actor: Any, at: Any, note: str, docs: Any):
         self.proc = proc
@@ -564,80 +647,116 @@ class _BulkWriter:
         self.documents = TransitionLog._meta.get_field("documents").get_db_prep_save(docs, connection)
         self.pg = connection.vendor == "postgresql"
 
-    def _keys(self, pks: list[int]) -> tuple[str, Any]:
+    def _keys(self, pks: list[int]) -> tuple[str, list[Any]]:
         """A table expression `m(id)` of the keys, from one parameter."""
         if self.pg:  # one text literal: quicker to send than an array of parameters
-            return "unnest(%s::bigint[]) AS m(id)", "{" + ",".join(str(int(pk)) for pk in pks) + "}"
-        return "(SELECT value AS id FROM json_each(%s)) AS m", json.dumps(pks)
+            return "unnest(%s::bigint[]) AS m(id)", ["{" + ",".join(str(int(pk)) for pk in pks) + "}"]
+        return "(SELECT value AS id FROM json_each(%s)) AS m", [json.dumps(pks)]
 
-    def move(self, model: type[models.Model], column: str, route: Route, pks: list[int]) -> list[int]:
+    def move(
+        self,
+        model: type[models.Model],
+        column: str,
+        route: Route,
+        pks: list[int],
+        values: Sequence[tuple[str, Any]] = (),
+    ) -> list[int]:
+        """Move those of `pks` still at `route`'s source, writing `values` (column, database
+        value) in the same ``UPDATE``; return the keys moved, in order."""
         q = connection.ops.quote_name
         table, pk_column, column = q(model._meta.db_table), q(str(model._meta.pk.column)), q(column)  # type: ignore[union-attr]
-        keys, keys_param = self._keys(pks)
+        sets = "".join(f", {q(name)} = %s" for name, _value in values)
+        if len(pks) == 1:
+            where, where_params = f"{pk_column} = %s", [pks[0]]
+        else:
+            keys, keys_params = self._keys(pks)
+            where, where_params = f"{pk_column} IN (SELECT id FROM {keys})", keys_params  # noqa: S608
+        update = (
+            f"UPDATE {table} SET {column} = %s{sets} WHERE {where} AND {column} = %s "  # noqa: S608
+            f"RETURNING {pk_column} AS id"
+        )
+        update_params = [route.target, *(value for _name, value in values), *where_params, route.source]
         with connection.cursor() as cursor:
+            if not self.pg:
+                cursor.execute(update, update_params)
+                moved = sorted(row[0] for row in cursor.fetchall())
+                if moved:
+                    self.record(route, moved)
+                return moved
+            log, log_params = self._log_insert(route, ("moved AS m", []))
+            positions, positions_params = self._positions_insert(route, ("moved AS m", []), fresh=False)
             cursor.execute(
-                f"UPDATE {table} SET {column} = %s WHERE {pk_column} IN (SELECT id FROM {keys}) "  # noqa: S608
-                f"AND {column} = %s RETURNING {pk_column}",
-                [route.target, keys_param, route.source],
+                f"WITH moved AS ({update}), logged AS ({log}), placed AS ({positions}) SELECT id FROM moved",  # noqa: S608
+                [*update_params, *log_params, *positions_params],
             )
-            moved = sorted(row[0] for row in cursor.fetchall())
-        if moved:
-            self.record(route, moved)
-        return moved
+            return sorted(row[0] for row in cursor.fetchall())
 
     def record(self, route: Route, pks: list[int], *, fresh: bool = False) -> None:
         """The log rows and the positions of objects that have just taken `route`; `fresh`: rows
         just created with keys from the table's sequence, which can have no position yet."""
+        keys = self._keys(pks)
+        with connection.cursor() as cursor:
+            cursor.execute(*self._log_insert(route, keys))
+            cursor.execute(*self._positions_insert(route, keys, fresh=fresh))
+
+    def _cast(self, sql: str, pg_type: str) -> str:
+        return f"{sql}::{pg_type}" if self.pg else sql
+
+    def _log_insert(self, route: Route, keys: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+        """The ``INSERT … SELECT`` of the log rows of the keys `keys` (a table expression `m(id)`
+        and its parameters): when each object entered the step it leaves and how long it stayed,
+        from its position (nothing is measured at the start)."""
         q = connection.ops.quote_name
         log, positions = q(TransitionLog._meta.db_table), q(ProcessPosition._meta.db_table)
-        keys, keys_param = self._keys(pks)
-        with connection.cursor() as cursor:
-            # when each object entered the step it leaves (nothing is measured at the start)
-            if route.source == self.proc.initial_state:
-                join, entered, waited = "", "NULL", "NULL"
-                join_params: list[Any] = []
+        keys_sql, keys_params = keys
+        cast = self._cast
+        if route.source == self.proc.initial_state:
+            join, entered, waited = "", "NULL", "NULL"
+            join_params: list[Any] = []
+        else:
+            join = f" LEFT JOIN {positions} p ON p.process = %s AND p.content_type_id = %s AND p.object_id = m.id"
+            join_params = [self.proc.name, self.content_type_id]
+            entered = "p.since"
+            if self.pg:
+                seconds = "EXTRACT(EPOCH FROM (%s::timestamptz - p.since))::double precision"
             else:
-                join = f" LEFT JOIN {positions} p ON p.process = %s AND p.content_type_id = %s AND p.object_id = m.id"
-                join_params = [self.proc.name, self.content_type_id]
-                entered = "p.since"
-                if self.pg:
-                    seconds = "EXTRACT(EPOCH FROM (%s::timestamptz - p.since))::double precision"
-                else:
-                    seconds = "django_timestamp_diff(%s, p.since) / 1000000.0"
-                waited = f"(CASE WHEN p.since IS NULL THEN NULL WHEN {seconds} < 0 THEN 0.0 ELSE {seconds} END)"
+                seconds = "django_timestamp_diff(%s, p.since) / 1000000.0"
+            waited = f"(CASE WHEN p.since IS NULL THEN NULL WHEN {seconds} < 0 THEN 0.0 ELSE {seconds} END)"
+        sql = (
+            f"INSERT INTO {log} (process, content_type_id, object_id, from_state, to_state, action, "  # noqa: S608
+            "actor_id, at, entered_at, waited, note, documents) "
+            f"SELECT %s, %s, m.id, %s, %s, %s, {cast('%s', 'bigint')}, {cast('%s', 'timestamptz')}, "
+            f"{cast(entered, 'timestamptz')}, {cast(waited, 'double precision')}, %s, %s "
+            f"FROM {keys_sql}{join} ORDER BY m.id"
+        )
+        params = [
+            self.proc.name,
+            self.content_type_id,
+            route.source,
+            route.target,
+            self.action,
+            self.actor_id,
+            self.at,
+            *([self.at, self.at] if join else []),
+            self.note,
+            self.documents,
+            *keys_params,
+            *join_params,
+        ]
+        return sql, params
 
-            def cast(sql: str, pg_type: str) -> str:
-                return f"{sql}::{pg_type}" if self.pg else sql
-
-            cursor.execute(
-                f"INSERT INTO {log} (process, content_type_id, object_id, from_state, to_state, action, "  # noqa: S608
-                "actor_id, at, entered_at, waited, note, documents) "
-                f"SELECT %s, %s, m.id, %s, %s, %s, {cast('%s', 'bigint')}, {cast('%s', 'timestamptz')}, "
-                f"{cast(entered, 'timestamptz')}, {cast(waited, 'double precision')}, %s, %s "
-                f"FROM {keys}{join} ORDER BY m.id",
-                [
-                    self.proc.name,
-                    self.content_type_id,
-                    route.source,
-                    route.target,
-                    self.action,
-                    self.actor_id,
-                    self.at,
-                    *([self.at, self.at] if join else []),
-                    self.note,
-                    self.documents,
-                    keys_param,
-                    *join_params,
-                ],
-            )
-            upsert = (
-                ""
-                if fresh
-                else " WHERE true ON CONFLICT (process, content_type_id, object_id) "
-                "DO UPDATE SET state = excluded.state, since = excluded.since"
-            )
-            cursor.execute(
-                f"INSERT INTO {positions} (process, content_type_id, object_id, state, since) "  # noqa: S608
-                f"SELECT %s, %s, m.id, %s, {cast('%s', 'timestamptz')} FROM {keys}{upsert}",
-                [self.proc.name, self.content_type_id, route.target, self.at, keys_param],
-            )
+    def _positions_insert(self, route: Route, keys: tuple[str, list[Any]], *, fresh: bool) -> tuple[str, list[Any]]:
+        """The upsert of the positions of the keys `keys` (an ``INSERT`` where they are `fresh`)."""
+        positions = connection.ops.quote_name(ProcessPosition._meta.db_table)
+        keys_sql, keys_params = keys
+        upsert = (
+            ""
+            if fresh
+            else " WHERE true ON CONFLICT (process, content_type_id, object_id) "
+            "DO UPDATE SET state = excluded.state, since = excluded.since"
+        )
+        sql = (
+            f"INSERT INTO {positions} (process, content_type_id, object_id, state, since) "  # noqa: S608
+            f"SELECT %s, %s, m.id, %s, {self._cast('%s', 'timestamptz')} FROM {keys_sql}{upsert}"
+        )
+        return sql, [self.proc.name, self.content_type_id, route.target, self.at, *keys_params]

@@ -5,9 +5,9 @@ logged and drawn with the others. The race is decided before the engine is asked
 locks the row only while it is still at the expected state (``SELECT … WHERE state=<source>
 FOR UPDATE``), and the engine moves that locked row in the same transaction. Two racing calls:
 the first locks and moves; the second waits for the lock, finds the row no longer at the
-source and is refused. Verification asks the engine's guarded move itself (`transition_many`
-on the one voucher, same guard, the row locked once; ADR 0011). No read-then-write on the
-state anywhere.
+source and is refused. Verification asks the engine's one-row move itself (`transition_row`:
+the guarded ``UPDATE`` with the use's columns, its log and position in one statement; ADR
+0016). No read-then-write on the state anywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
 from tuangou.core.time import local_date
-from tuangou.core.workflow.engine import create_rows_in_state, transition, transition_many
+from tuangou.core.workflow.engine import create_rows_in_state, transition, transition_many, transition_row
 from tuangou.merchants.models import MerchantMember, Store
 from tuangou.messaging.services import Outgoing, message_send, message_send_many
 from tuangou.vouchers import codes
@@ -549,9 +549,9 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
 
     Refuses a voucher outside its validity window, at a store that does not accept it, or with
     the wrong password (which counts as a wrong code). The race is decided by the engine's
-    guarded move (``SELECT … WHERE state = 'issued' FOR UPDATE``, ``UPDATE … AND state =
-    'issued'``): the second counter waits for the first's commit only, then moves nothing and
-    is told why.
+    one-row move (`transition_row`: ``UPDATE … SET state = 'used', used_at … WHERE pk = %s AND
+    state = 'issued'``, its log row and position, one statement): the second counter waits for
+    the first's commit only, then moves nothing and is told why.
     """
     store = _counter(actor=actor, store_id=store_id)
     voucher = _find(store, actor=actor, code=code, ip=ip)
@@ -565,10 +565,10 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
 
         verification_range_lock(voucher.merchant_id)
         now = timezone.now()
-        if not transition_many(Voucher, "verify", ids=[voucher.pk], source="issued", actor=actor).moved:
+        use = {"used_at": now, "used_store": store, "used_by": actor}
+        if not transition_row(voucher, "verify", source="issued", actor=actor, values=use):
             _check_usable(_voucher_at(store, voucher.code) or voucher, store)  # says why: used already (where, when) …
             raise Conflict(_("This voucher cannot be used."), code="voucher_not_usable")
-        Voucher.objects.filter(pk=voucher.pk).update(used_at=now, used_store=store, used_by=actor)
         redemption = Redemption.objects.create(
             voucher=voucher,
             merchant_id=voucher.merchant_id,
@@ -589,9 +589,7 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
                 "when": timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
             },
         )
-    voucher.refresh_from_db(fields=["state"])  # moved by the engine
-    voucher.used_at, voucher.used_store, voucher.used_by = now, store, actor
-    return voucher
+    return voucher  # as the engine moved it: used, with its use
 
 
 def _check_usable(voucher: Voucher, store: Store) -> None:

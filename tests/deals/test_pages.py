@@ -193,3 +193,81 @@ def test_merchant_drafts_a_deal_in_the_browser(merchant, merchant_admin, make_us
     body["title"] = "x"
     assert other.post("/backoffice/deals/new/", body).status_code == 200
     assert Deal.objects.count() == 1
+
+
+# -- the deal page's reads (ADR 0015) -----------------------------------------------------------
+
+
+def _fields(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_deal_public_reads_what_the_orm_reads(deal_factory, merchant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tuangou.deals import selectors
+    from tuangou.deals.models import DealMedia
+    from tuangou.merchants.models import Store
+
+    deal = deal_factory(tiers=[(20, "80.00"), (5, "90.00")])
+    Deal.objects.filter(pk=deal.pk).update(channels=["web", "app"])  # a JSON column read back as a list
+    DealMedia.objects.create(deal=deal, kind="image", url="/m/b.jpg", position=2)
+    DealMedia.objects.create(deal=deal, kind="video", url="/m/v.mp4", position=0)
+    DealMedia.objects.create(deal=deal, kind="image", url="/m/a.jpg", caption="前門", position=1)
+    deal.stores.add(Store.objects.create(merchant=merchant, name="A 分店", address="路 2 號"))
+    orm = Deal.objects.select_related("merchant", "city", "category").get(pk=deal.pk)
+
+    def seen(d):
+        return (
+            _fields(d),
+            _fields(d.merchant),
+            _fields(d.city),
+            _fields(d.category),
+            [(t.pk, t.threshold, t.price) for t in d.tier_list],
+            [(m.pk, m.src, m.caption) for m in d.images],
+            d.video.pk,
+            [s.pk for s in d.stores.all()],
+            d.current_price,
+        )
+
+    with CaptureQueriesContext(connection) as ctx:
+        read = seen(selectors.deal_public(deal_id=deal.pk))
+    assert len(ctx.captured_queries) == 4  # the deal with its merchant, city and category; tiers; media; stores
+    assert read == seen(orm)
+    assert read[0]["channels"] == ["web", "app"] and len(read[7]) == 2
+    # A deal without a category.
+    Deal.objects.filter(pk=deal.pk).update(category=None)
+    assert selectors.deal_public(deal_id=deal.pk).category is None
+
+
+def test_deal_public_shows_what_public_shows(deal_factory):
+    from tuangou.deals import selectors
+
+    deal = deal_factory()
+    for status, _label in Deal._meta.get_field("status").choices:
+        Deal.objects.filter(pk=deal.pk).update(status=status)
+        shown = selectors.deal_public(deal_id=deal.pk) is not None
+        assert shown == Deal.objects.public().filter(pk=deal.pk).exists(), status
+    assert selectors.deal_public(deal_id=deal.pk + 1000) is None
+
+
+def test_the_quantity_input_is_the_join_forms_widget(deal_factory, member):
+    """The deal page writes the quantity input in plain HTML: it is what the form would render."""
+    import re
+
+    from tuangou.web.views.storefront import JoinForm
+
+    def quantity_input(page: str) -> str:
+        return re.search(r'<input type="number"[^>]*>', page).group(0)
+
+    deal = deal_factory(per_member_limit=2)
+    page = _client().get(f"/deals/{deal.pk}/").content.decode()
+    assert quantity_input(page) == str(JoinForm()["quantity"])
+    assert '<label for="id_quantity">數量</label>' in page
+    for posted in ("3", ""):
+        page = _client(member).post(f"/deals/{deal.pk}/", {"quantity": posted}).content.decode()
+        form = JoinForm({"quantity": posted})
+        if form.is_valid():
+            form.add_error("quantity", "x")
+        assert quantity_input(page) == str(form["quantity"]), posted

@@ -105,6 +105,8 @@ def _visitor_slots(request: HttpRequest) -> dict[str, str]:
 
 
 class JoinForm(ServiceForm):
+    # The deal page writes this input in plain HTML (web/deals/detail.html: rendering a widget
+    # costs a template render of its own); tests/deals/test_pages.py checks the two agree.
     quantity = forms.IntegerField(
         label=gettext_lazy("Quantity"), initial=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
     )

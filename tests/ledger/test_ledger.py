@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 
 from tuangou.core.errors import Conflict
 from tuangou.ledger import selectors
+from tuangou.ledger.checks import run_all
 from tuangou.ledger.models import Account, LedgerTransaction, Leg
-from tuangou.ledger.services import ESCROW, clearing, ledger_post
+from tuangou.ledger.services import ESCROW, Posting, clearing, ledger_post, ledger_post_many, merchant
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +54,47 @@ def test_audit_passes_then_reports_a_break(capsys) -> None:
         call_command("audit")
     out = capsys.readouterr().out
     assert "BREAK ledger.balanced" in out and "raw" in out
+
+
+def _capture(key: str, order_id: int, amount: str) -> Posting:
+    return Posting(
+        key=key,
+        kind="capture",
+        order_id=order_id,
+        legs=[(clearing("sandbox"), Decimal(amount)), (ESCROW, -Decimal(amount))],
+        memo="m" * 300,
+    )
+
+
+def test_post_many_writes_each_balanced_transaction_once() -> None:
+    legs = [(clearing("sandbox"), Decimal("5")), (ESCROW, Decimal("-5"))]
+    ledger_post(key="capture:1", kind="capture", legs=legs, order_id=1)
+    made = ledger_post_many([_capture("capture:1", 1, "5.00"), _capture("capture:2", 2, "19.90")])
+    assert list(made) == ["capture:2"]  # the first was posted already: left as it is
+    again = ledger_post_many([_capture("capture:2", 2, "19.90"), _capture("capture:3", 3, "0.10")])
+    assert list(again) == ["capture:3"]
+    assert LedgerTransaction.objects.count() == 3 and Leg.objects.count() == 6
+    txn = LedgerTransaction.objects.get(pk=made["capture:2"])
+    assert (txn.kind, txn.order_id, len(txn.memo)) == ("capture", 2, 200)
+    assert {(leg.account.code, leg.amount, leg.order_id) for leg in txn.legs.select_related("account")} == {
+        (clearing("sandbox"), Decimal("19.90"), 2),
+        (ESCROW, Decimal("-19.90"), 2),
+    }
+    assert selectors.balances_by_order(ESCROW, [1, 2, 3, 4]) == {
+        1: Decimal("-5.00"),
+        2: Decimal("-19.90"),
+        3: Decimal("-0.10"),
+    }
+    # the ledger's own invariants (the payments' ones ask for payments, which these have not)
+    assert [(inv.name, found) for inv, found in run_all() if inv.name.startswith("ledger.") and found] == []
+
+
+def test_post_many_writes_nothing_if_one_posting_does_not_balance() -> None:
+    bad = Posting(key="bad", kind="x", legs=[(ESCROW, Decimal("1.00")), (merchant(1), Decimal("-0.99"))])
+    with pytest.raises(Conflict):
+        ledger_post_many([_capture("capture:1", 1, "5.00"), bad])
+    with pytest.raises(ValueError):
+        ledger_post_many([_capture("capture:1", 1, "5.00"), _capture("capture:1", 1, "5.00")])
+    with pytest.raises(ValueError):
+        ledger_post_many([Posting(key="one", kind="x", legs=[(ESCROW, Decimal("1.00"))])])
+    assert LedgerTransaction.objects.count() == 0 and Account.objects.count() == 0

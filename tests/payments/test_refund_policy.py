@@ -148,3 +148,48 @@ def test_refund_request_after_a_release_is_refused(bought, shop: Shop) -> None:
     with pytest.raises(Conflict) as caught:
         services.member_refund_request(order_id=order.pk, actor=buyer)
     assert caught.value.code == "escrow_released"
+
+
+def test_escrow_released_for_many_orders_at_once_never_beyond_what_each_holds(bought, shop: Shop) -> None:
+    from tuangou.core.models import AuditLog
+    from tuangou.ledger.models import LedgerTransaction
+
+    big, _b = bought(2)  # 198.00 in escrow
+    small, _s = bought(1)  # 99.00
+    mid = shop.merchant.pk
+    Release = services.Release
+    releases = [
+        Release(order_id=big.pk, amount=Decimal("150.00"), commission=Decimal("15.00"), key="st:1:big:sale"),
+        # a give-back of the same order counts against its release: 120.00 leaves in all
+        Release(order_id=big.pk, amount=Decimal("-30.00"), commission=Decimal("-3.00"), key="st:1:big:refund"),
+        Release(order_id=small.pk, amount=Decimal("99.00"), commission=Decimal("9.90"), key="st:1:small:sale"),
+    ]
+    for expected in (3, 0):  # the second call finds every key posted
+        assert services.escrow_release_many(merchant_id=mid, releases=releases, kind="settlement") == expected
+    assert selectors.balance("escrow", order_id=big.pk) == Decimal("-78.00")
+    assert selectors.balance("escrow", order_id=small.pk) == 0
+    assert selectors.balance(merchant(mid)) == Decimal("-197.10")  # 135 - 27 + 89.10
+    assert selectors.balance(COMMISSION) == Decimal("-21.90")
+    assert LedgerTransaction.objects.filter(kind="settlement").count() == 3
+    logged = AuditLog.objects.filter(action="escrow.release")
+    assert sorted(row.data["key"] for row in logged) == sorted(r.key for r in releases)
+    assert {row.object_id for row in logged} == {
+        str(pk) for pk in LedgerTransaction.objects.filter(kind="settlement").values_list("pk", flat=True)
+    }
+    more = [
+        Release(order_id=big.pk, amount=Decimal("78.00"), commission=Decimal("0"), key="st:2:big:sale"),
+        Release(order_id=small.pk, amount=Decimal("0.01"), commission=Decimal("0"), key="st:2:small:sale"),
+    ]
+    with pytest.raises(Conflict) as caught:  # the small order's escrow is empty: nothing of the call is posted
+        services.escrow_release_many(merchant_id=mid, releases=more)
+    assert caught.value.code == "escrow_released"
+    assert selectors.balance("escrow", order_id=big.pk) == Decimal("-78.00")
+    for commission in (Decimal("78.01"), Decimal("-1.00")):
+        with pytest.raises(ValidationFailed):  # above the amount, or of the other sign
+            services.escrow_release_many(
+                merchant_id=mid,
+                releases=[Release(order_id=big.pk, amount=Decimal("78.00"), commission=commission, key="st:3")],
+            )
+    assert services.escrow_release_many(merchant_id=mid, releases=more[:1]) == 1
+    assert selectors.balance("escrow", order_id=big.pk) == 0
+    _audit_clean()

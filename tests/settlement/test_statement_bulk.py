@@ -169,7 +169,11 @@ def test_a_verification_after_an_early_draft_goes_on_the_next_statement(tipped: 
 def test_approval_posts_per_order_what_the_statement_says(
     tipped: Callable[..., Any], shop: Shop, operator: Any
 ) -> None:
+    from tuangou.core.models import AuditLog
+    from tuangou.ledger import selectors as ledger_selectors
+    from tuangou.ledger.checks import run_all
     from tuangou.ledger.models import LedgerTransaction
+    from tuangou.ledger.services import ESCROW
 
     Agreement.objects.filter(merchant=shop.merchant).update(commission_rate=D("7.50"))
     _deal, orders = tipped([1, 3, 2], group_price="19.90")
@@ -185,6 +189,10 @@ def test_approval_posts_per_order_what_the_statement_says(
         legs = {leg.account.code: leg.amount for leg in txn.legs.select_related("account")}
         commission -= legs["commission"]
     assert commission == st.commission == D("8.94")  # 6 × 1.49
+    # through escrow: each order's money has left it, one audit row per release, no break anywhere
+    assert {ledger_selectors.balance(ESCROW, order_id=o.pk) for o in orders} == {D("0.00")}
+    assert AuditLog.objects.filter(action="escrow.release").count() == len(orders)
+    assert [(inv.name, found) for inv, found in run_all() if found] == []
 
 
 @pytest.mark.postgres
@@ -299,3 +307,26 @@ def test_the_statement_page_shows_its_lines(tipped: Callable[..., Any], shop: Sh
     page = client.get(f"/portal/statements/{st.pk}/")
     assert page.status_code == 200
     assert shop.store.name.encode() in page.content and b"59.70" in page.content
+
+
+def test_approval_goes_through_escrow_and_never_takes_money_that_has_left_it(
+    tipped: Callable[..., Any], shop: Shop, operator: Any
+) -> None:
+    from tuangou.ledger.models import LedgerTransaction
+    from tuangou.payments import services as payments
+
+    _deal, orders = tipped([1, 2], group_price="19.90")
+    _verify_all(shop)
+    start, end = _month()
+    st = services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end)
+    services.statement_confirm(actor=shop.admin, statement_id=st.pk)
+    # one order's money was released by another way meanwhile: approval refuses and changes nothing
+    payments.escrow_release(
+        order_id=orders[0].pk, merchant_id=shop.merchant.pk, amount=orders[0].amount, commission=Decimal("0")
+    )
+    with pytest.raises(Conflict) as caught:
+        services.statement_approve(actor=operator, statement_id=st.pk)
+    assert caught.value.code == "escrow_released"
+    st.refresh_from_db()
+    assert st.state == "confirmed"
+    assert not LedgerTransaction.objects.filter(kind="settlement").exists()

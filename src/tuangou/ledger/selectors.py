@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,23 @@ def balance(code: str, *, order_id: int | None = None) -> Decimal:
     if order_id is not None:
         legs = legs.filter(order_id=order_id)
     return money(legs.aggregate(total=Sum("amount"))["total"] or ZERO)
+
+
+def balances_by_order(code: str, order_ids: Iterable[int], *, batch: int = 5000) -> dict[int, Decimal]:
+    """`balance(code, order_id=…)` of each of `order_ids` (absent: none of its legs), one
+    grouped query per `batch` orders."""
+    wanted = sorted(set(order_ids))
+    found: dict[int, Decimal] = {}
+    for i in range(0, len(wanted), batch):
+        rows = (
+            Leg.objects.filter(account__code=code, order_id__in=wanted[i : i + batch])
+            .values("order_id")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        for row in rows:
+            found[row["order_id"] or 0] = money(row["total"] or ZERO)
+    return found
 
 
 def member_balance(user_id: int) -> Decimal:

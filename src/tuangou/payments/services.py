@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,10 +33,13 @@ from tuangou.ledger.services import (
     ESCROW,
     PAID_OUT,
     REFUNDS_IN_FLIGHT,
+    Posting,
     clearing,
     ledger_post,
+    ledger_post_many,
     member,
     merchant,
+    posted_keys,
 )
 from tuangou.payments import orders
 from tuangou.payments.models import InvoiceRequest, Notification, Payment, Refund
@@ -649,6 +653,19 @@ def tier_difference_refund(*, order_id: int, amount: Decimal) -> list[Refund]:
     )
 
 
+@dataclass(frozen=True)
+class Release:
+    """One part of `escrow_release_many`: `amount` of an order leaves escrow, `commission` of
+    it for the platform and the rest for the merchant's payable. A negative amount (and
+    commission) gives back: a voucher refunded after its money was released (a sold-basis
+    statement) takes it from the merchant's payable and the commission back into escrow."""
+
+    order_id: int
+    amount: Decimal
+    commission: Decimal
+    key: str
+
+
 def escrow_release(
     *, order_id: int, merchant_id: int, amount: Decimal, commission: Decimal, key: str | None = None
 ) -> LedgerTransaction:
@@ -658,30 +675,83 @@ def escrow_release(
     `key` (default ``release:order:<id>``, one release per order); an order released in parts
     (per voucher, per statement) gives each part its own key, and each is posted once. The
     order's payments are locked, as a refund request locks them, so a release and a refund
-    cannot both take the same money.
+    cannot both take the same money. One release of `escrow_release_many`.
     """
-    amount, commission = money(amount), money(commission)
+    amount = money(amount)
     key = key or f"release:order:{order_id}"
     if amount <= ZERO:
         raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
-    if commission < ZERO:
-        raise ValidationFailed.field("commission", _("The commission cannot be negative."), code="bad_commission")
     with transaction.atomic():
-        list(Payment.objects.select_for_update().filter(order_id=order_id).order_by("pk").values_list("pk"))
-        existing = LedgerTransaction.objects.filter(key=key).first()
-        if existing is not None:
-            return existing
-        held = -ledger_selectors.balance(ESCROW, order_id=order_id)
-        if held < amount:
-            raise Conflict(_("This money has already left escrow."), code="escrow_released")
-        txn = ledger_post(
-            key=key,
-            kind="release",
-            order_id=order_id,
-            legs=[(ESCROW, amount), (merchant(merchant_id), -(amount - commission)), (COMMISSION, -commission)],
-        )
-        audit("escrow.release", obj=txn, order_id=order_id, merchant_id=merchant_id, amount=amount, key=key)
-    return txn
+        release = Release(order_id=order_id, amount=amount, commission=commission, key=key)
+        escrow_release_many(merchant_id=merchant_id, releases=[release])
+        return LedgerTransaction.objects.get(key=key)
+
+
+def escrow_release_many(
+    *, merchant_id: int, releases: Sequence[Release], kind: str = "release", memo: str = "", batch: int = 5000
+) -> int:
+    """託管放款 of many orders at once (a statement's approval): one balanced ledger transaction
+    per release, escrow → the merchant's payable + commission, by `escrow_release`'s rules, all
+    or none. A key already posted is left as it is. Done `batch` orders at a time (memory stays
+    bounded): their payments are locked (in key order), then no order may lose more than it
+    holds in escrow after all its releases of the call (a give-back counts against a release of
+    the same order). Posted with `ledger.services.ledger_post_many` (``COPY`` on PostgreSQL),
+    each with its audit row; returns how many were posted."""
+    from tuangou.core.bulk import insert_rows
+    from tuangou.core.models import AuditLog
+
+    by_order: dict[int, list[Release]] = {}
+    for r in releases:
+        r = Release(r.order_id, money(r.amount), money(r.commission), r.key)
+        if r.amount == ZERO:
+            raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
+        if r.commission * r.amount < ZERO or abs(r.commission) > abs(r.amount):
+            raise ValidationFailed.field("commission", _("The commission cannot be negative."), code="bad_commission")
+        by_order.setdefault(r.order_id, []).append(r)
+    payable = merchant(merchant_id)
+    posted = 0
+    order_ids = sorted(by_order)
+    with transaction.atomic():
+        for i in range(0, len(order_ids), batch):  # a batch of orders at a time: bounded memory
+            chunk = order_ids[i : i + batch]
+            list(Payment.objects.select_for_update().filter(order_id__in=chunk).order_by("pk").values_list("pk"))
+            parts = [r for order_id in chunk for r in by_order[order_id]]
+            done = posted_keys(r.key for r in parts)
+            todo = [r for r in parts if r.key not in done]
+            leaving: dict[int, Decimal] = {}
+            for r in todo:
+                leaving[r.order_id] = leaving.get(r.order_id, ZERO) + r.amount
+            held = ledger_selectors.balances_by_order(ESCROW, (o for o, out in leaving.items() if out > ZERO))
+            if any(out > ZERO and -held.get(order_id, ZERO) < out for order_id, out in leaving.items()):
+                raise Conflict(_("This money has already left escrow."), code="escrow_released")
+            made = ledger_post_many(
+                [
+                    Posting(
+                        key=r.key,
+                        kind=kind,
+                        order_id=r.order_id,
+                        memo=memo,
+                        legs=[(ESCROW, r.amount), (payable, -(r.amount - r.commission)), (COMMISSION, -r.commission)],
+                    )
+                    for r in todo
+                ],
+                batch=batch,
+            )
+            insert_rows(
+                AuditLog,
+                ("action", "object_type", "object_id", "data"),
+                [
+                    (
+                        "escrow.release",
+                        LedgerTransaction._meta.label_lower,
+                        str(made[r.key]),
+                        {"order_id": r.order_id, "merchant_id": merchant_id, "amount": str(r.amount), "key": r.key},
+                    )
+                    for r in todo
+                ],
+            )
+            posted += len(todo)
+    return posted
 
 
 def merchant_payout(

@@ -409,12 +409,6 @@ def statement_recompute(*, actor: Any, statement_id: int) -> Statement:
         return _transition(statement, "recompute", actor=actor)
 
 
-def _ledger() -> Any:
-    from tuangou.ledger import services as ledger
-
-    return ledger
-
-
 def _payments() -> Any:
     from tuangou.payments import services as payments
 
@@ -423,14 +417,17 @@ def _payments() -> Any:
 
 def statement_approve(*, actor: Any, statement_id: int) -> Statement:
     """The operator approves: the statement's money leaves escrow for the merchant's payable,
-    less the platform's commission — one balanced ledger transaction per order (its vouchers on
-    the statement, grouped in SQL), idempotent. The orders' sums must make the statement's."""
+    less the platform's commission, through `payments.escrow_release_many` — one balanced
+    ledger transaction per order and kind (its vouchers on the statement, grouped in SQL),
+    never more than the order holds in escrow, idempotent by key, posted in bulk (ADR 0018).
+    The orders' sums must make the statement's lines."""
     require_role(actor, Role.OPERATOR)
     statement = _get(statement_id)
-    ledger = _ledger()
+    payments = _payments()
     with transaction.atomic():
         statement = _transition(statement, "approve", actor=actor, approved_at=timezone.now(), approved_by=actor)
         terms = Terms(statement.commission_kind, statement.commission_rate, statement.commission_per_person)
+        releases = []
         for kind, sign in ((StatementLine.Kind.SALE, Decimal(1)), (StatementLine.Kind.REFUND, Decimal(-1))):
             orders = _per_order(statement, kind, terms)
             line_sums = statement.lines.filter(kind=kind).aggregate(a=Sum("amount"), c=Sum("commission"))
@@ -438,20 +435,19 @@ def statement_approve(*, actor: Any, statement_id: int) -> Statement:
                 (c for _a, c in orders.values()), ZERO
             ) != money(line_sums["c"] or ZERO):
                 raise Conflict(_("This statement changed meanwhile; reload it."), code="statement_changed")
-            for order_id, (amount, commission) in sorted(orders.items()):
-                if amount == ZERO:
-                    continue
-                ledger.ledger_post(
-                    key=f"statement:{statement.pk}:order:{order_id}:{kind}",
-                    kind="settlement",
+            releases += [
+                payments.Release(
                     order_id=order_id,
-                    legs=[
-                        (ledger.ESCROW, sign * amount),
-                        (ledger.merchant(statement.merchant_id), -sign * (amount - commission)),
-                        (ledger.COMMISSION, -sign * commission),
-                    ],
-                    memo=statement.number,
+                    amount=sign * amount,
+                    commission=sign * commission,
+                    key=f"statement:{statement.pk}:order:{order_id}:{kind}",
                 )
+                for order_id, (amount, commission) in sorted(orders.items())
+                if amount != ZERO
+            ]
+        payments.escrow_release_many(
+            merchant_id=statement.merchant_id, releases=releases, kind="settlement", memo=statement.number
+        )
     return statement
 
 

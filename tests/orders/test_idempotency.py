@@ -7,6 +7,7 @@ tests/concurrency/test_idempotency_race.py.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -22,16 +23,17 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def late_retry(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     """arm(): the next request's first look at the key finds nothing (the first had not committed)."""
-    real = order_services._replay
+    real = order_services._read
     miss = {"next": False}
 
-    def first_look_misses(user: Any, key: str | None, fingerprint: str) -> Order | None:
+    def first_look_misses(deal_id: int, user: Any, key: str | None) -> Any:
+        found = real(deal_id, user, key)
         if miss["next"]:
             miss["next"] = False
-            return None
-        return real(user, key, fingerprint)
+            return dataclasses.replace(found, key=None)
+        return found
 
-    monkeypatch.setattr(order_services, "_replay", first_look_misses)
+    monkeypatch.setattr(order_services, "_read", first_look_misses)
     return lambda: miss.update(next=True)
 
 

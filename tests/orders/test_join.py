@@ -181,7 +181,7 @@ def test_redis_gate_counts_with_the_database(deal_factory, make_user, settings, 
     with pytest.raises(ValidationFailed):  # 1 left, 2 asked: the database names the quantity
         order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)
     order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=1)
-    with pytest.raises(Conflict) as exc:  # the gate turns it away
+    with pytest.raises(Conflict) as exc:  # nothing left: refused on the counters read
         order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=1)
     assert exc.value.code == "sold_out"
     with django_capture_on_commit_callbacks(execute=True):  # after commit, the cancel gives 2 back

@@ -250,8 +250,16 @@ class Deal(models.Model):
 
     @property
     def tier_list(self) -> list[DealTier]:
-        # Uses prefetch_related("tiers") when the caller prefetched.
+        # Uses prefetch_related("tiers") (or keep_tiers) when the caller prefetched.
         return sorted(self.tiers.all(), key=lambda t: t.threshold)
+
+    def keep_tiers(self, tiers: list[DealTier]) -> None:
+        """Keep `tiers`, read by the caller with the deal, as ``prefetch_related("tiers")`` keeps
+        them: ``deal.tiers.all()`` and the prices then cost no further query."""
+        found = self.tiers.get_queryset()
+        found._result_cache = tiers
+        found._prefetch_done = True  # type: ignore[attr-defined]
+        self._prefetched_objects_cache = {**getattr(self, "_prefetched_objects_cache", {}), "tiers": found}
 
     @property
     def next_tier(self) -> DealTier | None:

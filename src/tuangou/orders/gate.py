@@ -1,10 +1,11 @@
-"""The Redis gate: turns sold-out join requests away without touching the database.
+"""The Redis gate: turns the losers of a flash sale away before they write to the database.
 
 With `REDIS_URL` set, each deal on sale has a counter of units still available. A join takes
-its units from the counter atomically (a Lua script) before it goes to the database; when the
-counter cannot cover the request, the request is refused at once. The database stays the source
-of truth: the guarded UPDATE decides, and the gate only filters. Its counter lives for
-`TTL` seconds and is then rebuilt from the database, so a lost release heals by itself.
+its units from the counter atomically (a Lua script) at the start of its transaction, before
+its writes; when the counter cannot cover the request, the request is refused at once (a
+request arriving after the sale is refused earlier still, on the deal's counters it reads).
+The database stays the source of truth: the guarded UPDATE decides, and the gate only
+filters. Its counter lives for `TTL` seconds and is then rebuilt from the database, so a lost release heals by itself.
 """
 
 from __future__ import annotations
@@ -79,21 +80,6 @@ def take(deal_id: int, quantity: int) -> str:
     except Exception:  # the gate is an optimisation: when Redis fails, the database decides
         log.warning("redis gate unavailable", exc_info=True)
         return ASK_DATABASE
-
-
-def sold_out(deal_id: int) -> bool:
-    """The gate's counter says nothing is left (no counter or no Redis: False, ask on).
-
-    One GET, so that a sold-out rush is turned away before the deal is even loaded.
-    """
-    if not enabled():
-        return False
-    try:
-        value = _redis().get(_key(deal_id))
-    except Exception:
-        log.warning("redis gate unavailable", exc_info=True)
-        return False
-    return value is not None and int(value) <= 0
 
 
 def give(deal_id: int, quantity: int) -> None:

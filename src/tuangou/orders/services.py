@@ -2,12 +2,15 @@
 
 The chain of a join (each step small and named, OrderCreator-style):
 
-1. check the request (quantity, the deal on sale, the member's conditions);
-2. ask the Redis gate, if there is one, to turn a sold-out request away early;
-3. in one short transaction: claim the Idempotency-Key first (a second request with the same
-   key waits here until the first commits, then gets its order), reserve the member's quota
-   with a guarded UPDATE (``reserved + paid + n <= limit``), create the order, point the key at
-   it and write the audit row, and only then reserve stock with a guarded UPDATE
+1. check the request (quantity), then one read: the deal with its tiers and the member's
+   Idempotency-Key with its order. A repeated request gets its order; a deal not on sale, or
+   with nothing left on the counters just read, is refused there (ADR 0017); the member's
+   conditions;
+2. in one short transaction: claim the Idempotency-Key first (a second request with the same
+   key waits here until the first commits, then gets its order), ask the Redis gate, if there
+   is one, to turn the losers of a flash sale away before they write, reserve the member's
+   quota with a guarded upsert (``reserved + paid + n <= limit``), create the order, point the
+   key at it and write the audit row, and only then reserve stock with a guarded UPDATE
    (``reserved_units + sold_units + n <= stock``) and commit. Any refusal rolls all of it back,
    the key included.
 
@@ -30,10 +33,12 @@ import functools
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
@@ -43,7 +48,7 @@ from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.ownership import require_login
 from tuangou.core.time import now as _now
 from tuangou.deals import services as deal_services
-from tuangou.deals.models import Deal, Team
+from tuangou.deals.models import Deal, DealTier, Team
 from tuangou.deals.services import state_transition
 from tuangou.orders import gate
 from tuangou.orders.models import DealBuyer, IdempotencyKey, Order
@@ -67,22 +72,153 @@ def _fingerprint(**request: Any) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# --------------------------------------------------------------------------------------------
+# Plain statements: every join runs them, and the ORM spent more CPU composing each one than the
+# database spent answering it (ADR 0017). Identifiers come from the models, quoted; every value
+# is a parameter; the values are prepared field by field as the ORM prepares them.
+
+
+def _q(name: str) -> str:
+    return str(connection.ops.quote_name(name))
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Columns of one model in a plain ``SELECT`` (``alias.column, …``; the key first) and how to
+    make a model instance of them: the converters the ORM applies to each (SQLite returns
+    datetimes as text). Columns not read are deferred (read on first access, as ``.only()``)."""
+
+    model: type[models.Model]
+    names: tuple[str, ...]
+    sql: str
+    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]
+
+    @classmethod
+    def of(cls, model: type[models.Model], alias: str, only: Sequence[str] = ()) -> _Columns:
+        pk = model._meta.pk
+        fields = [pk, *(f for f in model._meta.concrete_fields if f is not pk and (not only or f.attname in only))]
+        converters = []
+        for i, field in enumerate(fields):
+            col = field.get_col(alias)
+            funcs = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
+            if funcs:
+                converters.append((i, col, funcs))
+        return cls(
+            model,
+            tuple(f.attname for f in fields),
+            ", ".join(f"{alias}.{_q(str(f.column))}" for f in fields),
+            tuple(converters),
+        )
+
+    def instance(self, row: Sequence[Any], start: int) -> Any:
+        """The instance of ``row[start:…]`` (its first column is the key), or None (a LEFT JOIN that found nothing)."""
+        values = list(row[start : start + len(self.names)])
+        if values[0] is None:
+            return None
+        for i, col, funcs in self.converters:
+            for func in funcs:
+                values[i] = func(values[i], col, connection)
+        return self.model.from_db(connection.alias, list(self.names), values)
+
+
+def _insert(obj: models.Model) -> None:
+    """``INSERT`` the new row `obj` in one plain statement and set its key: each field's value
+    as ``save()`` prepares it (``pre_save``: ``auto_now_add``; ``get_db_prep_save``), no signals."""
+    fields, sql = _insert_sql(type(obj))
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model]) -> tuple[list[Any], str]:
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(_q(str(f.column)) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    pk = _q(str(model._meta.pk.column))  # type: ignore[union-attr]
+    return fields, f"INSERT INTO {_q(model._meta.db_table)} ({columns}) VALUES ({marks}) RETURNING {pk}"  # noqa: S608
+
+
+# What a join reads of the deal: its checks, its price, the order's answer (the rest deferred).
+_DEAL_READ = (
+    *("title", "mode", "status", "starts_at", "ends_at", "new_members_only", "per_member_limit"),
+    *("stock", "sold_units", "reserved_units", "buyers", "count_basis", "group_price", "leader_price", "team_size"),
+)
+
+
+@functools.cache
+def _deal_read() -> tuple[str, _Columns, _Columns, _Columns]:
+    deal = _Columns.of(Deal, "d", _DEAL_READ)
+    tier = _Columns.of(DealTier, "t")
+    order = _Columns.of(Order, "o")
+    key, tiers, orders = IdempotencyKey._meta, DealTier._meta, Order._meta
+    sql = (
+        f"SELECT {deal.sql}, {tier.sql}, {order.sql}, k.{_q('fingerprint')}, k.{_q('order_id')} "  # noqa: S608
+        f"FROM {_q(Deal._meta.db_table)} d "
+        f"LEFT JOIN {_q(tiers.db_table)} t ON t.{_q('deal_id')} = d.{_q('id')} "
+        f"LEFT JOIN {_q(key.db_table)} k ON k.{_q('user_id')} = %s AND k.{_q('key')} = %s "
+        f"LEFT JOIN {_q(orders.db_table)} o ON o.{_q('id')} = k.{_q('order_id')} "
+        f"WHERE d.{_q('id')} = %s"
+    )
+    return sql, deal, tier, order
+
+
+@dataclass(frozen=True)
+class _Read:
+    """What a join reads before its transaction, in one statement: the deal with its tiers, and
+    the member's Idempotency-Key (its request's fingerprint and order) if it was used before."""
+
+    deal: Deal | None
+    key: tuple[str, Order | None] | None
+
+
+def _read(deal_id: int, user: Any, key: str | None) -> _Read:
+    sql, deal_columns, tier_columns, order_columns = _deal_read()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, key, deal_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return _Read(None, None)
+    first = rows[0]
+    deal = deal_columns.instance(first, 0)
+    tiers_at = len(deal_columns.names)
+    orders_at = tiers_at + len(tier_columns.names)
+    deal.keep_tiers([t for t in (tier_columns.instance(row, tiers_at) for row in rows) if t is not None])
+    fingerprint = first[orders_at + len(order_columns.names)]
+    if fingerprint is None:
+        return _Read(deal, None)
+    order = order_columns.instance(first, orders_at)
+    if order is not None:
+        order.deal = deal
+    return _Read(deal, (fingerprint, order))
+
+
+def _earlier(found: tuple[str, Order | None] | None, fingerprint: str) -> Order | None:
+    """The order of an earlier request with the same Idempotency-Key, if it committed one; the
+    key used for a different request: 409."""
+    if found is None:
+        return None
+    if found[0] != fingerprint:
+        raise Conflict(
+            _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
+        )
+    return found[1]
+
+
 @functools.cache
 def _key_lookup_sql() -> str:
-    # Identifiers from the model, quoted; every value is a parameter.
-    q = connection.ops.quote_name
     return (
-        f"SELECT {q('fingerprint')}, {q('order_id')} FROM {q(IdempotencyKey._meta.db_table)} "  # noqa: S608
-        f"WHERE {q('user_id')} = %s AND {q('key')} = %s"
+        f"SELECT {_q('fingerprint')}, {_q('order_id')} FROM {_q(IdempotencyKey._meta.db_table)} "  # noqa: S608
+        f"WHERE {_q('user_id')} = %s AND {_q('key')} = %s"
     )
 
 
 def _replay(user: Any, key: str | None, fingerprint: str) -> Order | None:
-    """The order an earlier request with the same Idempotency-Key created, if any.
-
-    Asked before every join that carries a key, so one plain statement (the ORM would spend more
-    CPU building it than the database answering it); the order itself only for a real replay.
-    """
+    """The order an earlier request with the same Idempotency-Key created, if any (the key alone:
+    a team join, and a join whose key was claimed while it ran)."""
     if not key:
         return None
     with connection.cursor() as cursor:
@@ -90,10 +226,7 @@ def _replay(user: Any, key: str | None, fingerprint: str) -> Order | None:
         found = cursor.fetchone()
     if found is None:
         return None
-    if found[0] != fingerprint:
-        raise Conflict(
-            _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
-        )
+    _earlier((found[0], None), fingerprint)  # a key used for a different request: 409
     if found[1] is None:
         return None
     return Order.objects.select_related("deal").filter(pk=found[1]).first()
@@ -107,6 +240,15 @@ def _check_key(key: str | None) -> str | None:
     return key
 
 
+@functools.cache
+def _claim_sql() -> str:
+    columns = ", ".join(_q(c) for c in ("user_id", "key", "scope", "fingerprint", "created_at"))
+    return (
+        f"INSERT INTO {_q(IdempotencyKey._meta.db_table)} ({columns}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT ({_q('user_id')}, {_q('key')}) DO NOTHING RETURNING {_q('id')}"
+    )
+
+
 def _claim_key(user: Any, key: str, fingerprint: str, now: dt.datetime) -> Order | None:
     """Claim the Idempotency-Key: the first write of a join's transaction.
 
@@ -115,17 +257,11 @@ def _claim_key(user: Any, key: str, fingerprint: str, now: dt.datetime) -> Order
     nothing is inserted, and its order is returned (a different request with the key: 409). It
     rolled back (refused): this request now holds the key and goes on (returns None).
     """
-    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in ("user_id", "key", "scope", "fingerprint", "created_at"))
-    conflict = ", ".join(connection.ops.quote_name(c) for c in ("user_id", "key"))
-    # Identifiers from the model, quoted; every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s) "  # noqa: S608
-        f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {connection.ops.quote_name('id')}"
-    )
     for _attempt in range(3):
         with connection.cursor() as cursor:
-            cursor.execute(sql, [user.pk, key, "order", fingerprint, connection.ops.adapt_datetimefield_value(now)])
+            cursor.execute(
+                _claim_sql(), [user.pk, key, "order", fingerprint, connection.ops.adapt_datetimefield_value(now)]
+            )
             if cursor.fetchone() is not None:
                 return None
         # A fresh statement sees the row the other request committed (READ COMMITTED).
@@ -134,6 +270,12 @@ def _claim_key(user: Any, key: str, fingerprint: str, now: dt.datetime) -> Order
             return earlier
         # The row went away in between (its order was deleted): claim again.
     raise Conflict(_("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused")
+
+
+@functools.cache
+def _key_order_sql() -> str:
+    table = _q(IdempotencyKey._meta.db_table)
+    return f"UPDATE {table} SET {_q('order_id')} = %s WHERE {_q('user_id')} = %s AND {_q('key')} = %s"  # noqa: S608
 
 
 def _check_conditions(deal: Deal, user: Any) -> None:
@@ -146,13 +288,22 @@ def _check_on_sale(deal: Deal, now: dt.datetime) -> None:
         raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
 
 
+@functools.cache
+def _stock_sql() -> str:
+    reserved = _q("reserved_units")
+    on_sale = ", ".join(["%s"] * len(Deal.ON_SALE))
+    return (
+        f"UPDATE {_q(Deal._meta.db_table)} SET {reserved} = {reserved} + %s "  # noqa: S608
+        f"WHERE {_q('id')} = %s AND {_q('status')} IN ({on_sale}) "
+        f"AND {reserved} <= {_q('stock')} - {_q('sold_units')} - %s"
+    )
+
+
 def _reserve_stock(deal: Deal, quantity: int) -> None:
     """The guarded UPDATE: succeeds only while paid + reserved + quantity fits in the stock."""
-    taken = Deal.objects.filter(
-        pk=deal.pk,
-        status__in=Deal.ON_SALE,
-        reserved_units__lte=F("stock") - F("sold_units") - quantity,
-    ).update(reserved_units=F("reserved_units") + quantity)
+    with connection.cursor() as cursor:
+        cursor.execute(_stock_sql(), [quantity, deal.pk, *Deal.ON_SALE, quantity])
+        taken = cursor.rowcount
     if not taken:
         fresh = Deal.objects.filter(pk=deal.pk).values_list("stock", "sold_units", "reserved_units", "status").first()
         if fresh is None or fresh[3] not in Deal.ON_SALE:
@@ -163,22 +314,27 @@ def _reserve_stock(deal: Deal, quantity: int) -> None:
         raise ValidationFailed.field("quantity", _("Only %(n)d left.") % {"n": left}, code="not_enough_stock")
 
 
+@functools.cache
+def _quota_sql() -> str:
+    table, reserved, paid = _q(DealBuyer._meta.db_table), _q("reserved_units"), _q("paid_units")
+    return (
+        f"INSERT INTO {table} ({_q('deal_id')}, {_q('user_id')}, {reserved}, {paid}) VALUES (%s, %s, %s, 0) "  # noqa: S608
+        f"ON CONFLICT ({_q('deal_id')}, {_q('user_id')}) DO UPDATE SET {reserved} = {table}.{reserved} + %s "
+        f"WHERE {table}.{reserved} + {table}.{paid} + %s <= %s RETURNING {_q('id')}"
+    )
+
+
 def _reserve_quota(deal: Deal, user: Any, quantity: int) -> None:
-    """The member's limit, by a guarded UPDATE on their row (created once, race-safe)."""
+    """The member's limit, on their row (DealBuyer) in one guarded upsert: the first join creates
+    it holding `quantity`, a later one adds `quantity` only while reserved + paid stays within
+    the limit. A racing request of the same member waits for this one's row and is judged on it."""
     if quantity > deal.per_member_limit:
         raise ValidationFailed.field(
             "quantity", _("At most %(n)d per member.") % {"n": deal.per_member_limit}, code="over_limit"
         )
-    guarded = DealBuyer.objects.filter(
-        deal=deal, user=user, reserved_units__lte=deal.per_member_limit - quantity - F("paid_units")
-    )
-    taken = guarded.update(reserved_units=F("reserved_units") + quantity)
-    if not taken:
-        # The member's first join: create the row (INSERT … ON CONFLICT DO NOTHING, so a racing
-        # request of the same member is no error) and ask again. One statement instead of a
-        # savepointed get_or_create, while this transaction holds the deal's row lock.
-        DealBuyer.objects.bulk_create([DealBuyer(deal=deal, user=user)], ignore_conflicts=True)
-        taken = guarded.update(reserved_units=F("reserved_units") + quantity)
+    with connection.cursor() as cursor:
+        cursor.execute(_quota_sql(), [deal.pk, user.pk, quantity, quantity, quantity, deal.per_member_limit])
+        taken = cursor.fetchone() is not None
     if not taken:
         raise ValidationFailed.field(
             "quantity",
@@ -198,7 +354,8 @@ def _take_seat(team: Team) -> None:
 def _create_order(
     *, actor: Any, deal: Deal, team: Team | None, is_leader: bool, quantity: int, unit_price: Any, now: dt.datetime
 ) -> Order:
-    return Order.objects.create(
+    # A new order starts at its process's start (the field's default); nothing else moves it.
+    order = Order(
         number=_order_number(now),
         user=actor,
         deal=deal,
@@ -209,6 +366,8 @@ def _create_order(
         amount=unit_price * quantity,
         expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
     )
+    _insert(order)
+    return order
 
 
 def _place(
@@ -258,7 +417,8 @@ def _place(
                 now=now,
             )
             if idempotency_key:
-                IdempotencyKey.objects.filter(user=actor, key=idempotency_key).update(order=order)
+                with connection.cursor() as cursor:
+                    cursor.execute(_key_order_sql(), [order.pk, actor.pk, idempotency_key])
             audit("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
             if team is None:
                 _reserve_stock(deal, quantity)  # the hot row last: locked from here to COMMIT only
@@ -271,19 +431,16 @@ def _place(
     return order
 
 
-@functools.cache
-def _deal_sql() -> str:
-    q = connection.ops.quote_name
-    return f"SELECT * FROM {q(Deal._meta.db_table)} WHERE {q(Deal._meta.pk.column or 'id')} = %s"  # noqa: S608
-
-
-def _load_deal(deal_id: int) -> Deal:
-    # A plain statement for the row (its tiers prefetched): every join reads it, and building the
-    # ORM's query cost more CPU than the database's answer.
-    deal = next(iter(Deal.objects.raw(_deal_sql(), [deal_id]).prefetch_related("tiers")), None)
-    if deal is None or deal.status in ("draft", "submitted", "returned", "approved"):
+def _deal_for_join(deal_id: int, actor: Any, key: str | None, fingerprint: str) -> tuple[Deal, Order | None]:
+    """The deal on offer and, for a repeated Idempotency-Key, the order it already made."""
+    found = _read(deal_id, actor, key)
+    if found.deal is None:
+        _replay(actor, key, fingerprint)  # a key used for another request is still a 409
         raise NotFound()
-    return deal
+    earlier = _earlier(found.key, fingerprint)
+    if earlier is None and found.deal.status in ("draft", "submitted", "returned", "approved"):
+        raise NotFound()
+    return found.deal, earlier
 
 
 def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str | None = None) -> Order:
@@ -292,19 +449,24 @@ def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str |
     Two buyers can never both get the last unit (guarded UPDATE; the row lock serialises them);
     a member never holds more than the deal's limit; the same Idempotency-Key returns the same
     order. Bad input raises ValidationFailed naming the field, and nothing changes.
+
+    One read before the transaction (the deal, its tiers, the key and its order): a repeated
+    request gets its order, and a deal with nothing left is refused on the counters just read —
+    the guarded UPDATE would refuse it on the same counters; stock given back afterwards (an
+    expiry, a cancel) serves the requests that come after.
     """
     require_login(actor)
     key = _check_key(idempotency_key)
     qty = _check_quantity(quantity)
     fingerprint = _fingerprint(action="join", deal=deal_id, quantity=qty)
-    if (replay := _replay(actor, key, fingerprint)) is not None:
-        return replay
-    if gate.sold_out(deal_id):  # the rush after the last unit: refused without loading the deal
-        raise Conflict(_("Sold out."), code="sold_out")
-    deal = _load_deal(deal_id)
+    deal, earlier = _deal_for_join(deal_id, actor, key, fingerprint)
+    if earlier is not None:
+        return earlier
     if deal.is_team:
         raise Conflict(_("This is a team buy: open a team or join one."), code="team_buy_only")
     _check_on_sale(deal, _now())
+    if deal.available == 0:
+        raise Conflict(_("Sold out."), code="sold_out")
     _check_conditions(deal, actor)
     return _place(
         actor=actor,
@@ -324,9 +486,9 @@ def team_open(*, actor: Any, deal_id: int, idempotency_key: str | None = None) -
     require_login(actor)
     key = _check_key(idempotency_key)
     fingerprint = _fingerprint(action="team_open", deal=deal_id)
-    if (replay := _replay(actor, key, fingerprint)) is not None:
-        return replay
-    deal = _load_deal(deal_id)
+    deal, earlier = _deal_for_join(deal_id, actor, key, fingerprint)
+    if earlier is not None:
+        return earlier
     if not deal.is_team:
         raise Conflict(_("This deal has no team buys."), code="not_a_team_buy")
     _check_on_sale(deal, _now())
@@ -356,7 +518,7 @@ def team_join(*, actor: Any, team_id: int, idempotency_key: str | None = None) -
         raise Conflict(_("This team is not open for members."), code="team_not_forming")
     if Order.objects.filter(team=team, user=actor, status__in=("pending", *PAID_STATES)).exists():
         raise Conflict(_("You are already in this team."), code="already_in_team")
-    deal = _load_deal(team.deal_id)
+    deal, _none = _deal_for_join(team.deal_id, actor, None, fingerprint)
     _check_on_sale(deal, _now())
     _check_conditions(deal, actor)
     return _place(

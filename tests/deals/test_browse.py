@@ -291,3 +291,35 @@ def test_a_visitor_joins_from_a_page_another_visitor_had_rendered(
     finally:
         for c in contexts:
             c.close()
+
+
+@pytest.mark.redis
+def test_pages_cache_on_redis_keeps_one_client_per_pool(settings, deal_factory):
+    """core.microcache.RedisCache: Django's Redis cache that does not build a client per call;
+    it stores, adds, reads and deletes as Django's does, and the microcache runs on it."""
+    import os
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {
+            "BACKEND": "tuangou.core.microcache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-pages-{os.getpid()}-{time.time()}",  # its own keys; they expire
+        },
+    }
+    store = caches["pages"]
+    assert isinstance(store, microcache.RedisCache)
+    try:
+        assert store._cache.get_client() is store._cache.get_client(write=True)
+        store.set("k", (b"page", 1.0), 30)
+        assert store.get("k") == (b"page", 1.0)
+        assert store.add("lock", 1, 10) and not store.add("lock", 1, 10)
+        store.delete("lock")
+        assert store.add("lock", 1, 10)
+        deal = deal_factory()
+        first = _visitor().get(f"/deals/{deal.pk}/").content
+        Deal.objects.filter(pk=deal.pk).update(title="changed")
+        assert _visitor().get(f"/deals/{deal.pk}/").content.count(b"changed") == 0  # kept, from Redis
+        assert first.count(deal.title.encode()) >= 1
+    finally:
+        store.delete_many(["k", "lock"])

@@ -233,7 +233,7 @@ def test_deal_public_reads_what_the_orm_reads(deal_factory, merchant):
 
     with CaptureQueriesContext(connection) as ctx:
         read = seen(selectors.deal_public(deal_id=deal.pk))
-    assert len(ctx.captured_queries) == 4  # the deal with its merchant, city and category; tiers; media; stores
+    assert len(ctx.captured_queries) == 1  # the deal with its merchant, city, category, tiers, media and stores
     assert read == seen(orm)
     assert read[0]["channels"] == ["web", "app"] and len(read[7]) == 2
     # A deal without a category.

@@ -78,7 +78,7 @@ class _Rows:
     """A plain statement selecting whole rows of several models side by side (see `_rows_sql`)."""
 
     sql: str
-    models: tuple[tuple[type[Model], tuple[str, ...], int], ...]  # model, attnames, index of its pk
+    models: tuple[tuple[type[Model], tuple[str, ...], int, int], ...]  # model, attnames, first column, pk's index
     converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]  # column index, Col, the backend's converters
 
 
@@ -88,11 +88,11 @@ def _rows_sql(tables: tuple[tuple[str, type[Model]], ...], rest: str) -> _Rows:
     text, JSON as a string)."""
     qn = connection.ops.quote_name
     columns: list[str] = []
-    models: list[tuple[type[Model], tuple[str, ...], int]] = []
+    models: list[tuple[type[Model], tuple[str, ...], int, int]] = []
     converters: list[tuple[int, Any, tuple[Any, ...]]] = []
     for alias, model in tables:
         fields = model._meta.concrete_fields
-        models.append((model, tuple(f.attname for f in fields), fields.index(model._meta.pk)))
+        models.append((model, tuple(f.attname for f in fields), len(columns), fields.index(model._meta.pk)))
         for field in fields:
             col = field.get_col(alias)
             funcs = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
@@ -102,17 +102,18 @@ def _rows_sql(tables: tuple[tuple[str, type[Model]], ...], rest: str) -> _Rows:
     return _Rows(f"SELECT {', '.join(columns)} {rest}", tuple(models), tuple(converters))
 
 
-def _instances(rows: _Rows, row: tuple[Any, ...]) -> list[Any]:
-    """The model instances of one row of `rows.sql` (None for a LEFT JOIN that found nothing)."""
+def _instances(rows: _Rows, row: tuple[Any, ...], *, skip: int = 0) -> list[Any]:
+    """The model instances of one row of `rows.sql`, but for the first `skip` models (None for a
+    LEFT JOIN that found nothing)."""
+    first = rows.models[skip][2] if skip < len(rows.models) else len(row)
     values = list(row)
     for i, col, funcs in rows.converters:
-        for func in funcs:
-            values[i] = func(values[i], col, connection)
+        if i >= first:
+            for func in funcs:
+                values[i] = func(values[i], col, connection)
     instances: list[Any] = []
-    start = 0
-    for model, names, pk in rows.models:
+    for model, names, start, pk in rows.models[skip:]:
         chunk = values[start : start + len(names)]
-        start += len(names)
         instances.append(None if chunk[pk] is None else model.from_db(connection.alias, list(names), chunk))
     return instances
 
@@ -122,9 +123,10 @@ _PUBLIC_STATUSES = (*Deal.ON_SALE, "closed")
 
 
 @functools.cache
-def _deal_public_sql() -> tuple[_Rows, _Rows, _Rows, _Rows]:
-    """The deal page's statements: the deal with its merchant, city and category; its tiers;
-    its images; its stores (in the orders the ORM would give)."""
+def _deal_public_sql() -> _Rows:
+    """The deal page's one statement: the deal with its merchant, city and category on every row,
+    then one row per tier (part 1), per image or video (part 2) and per store (part 3), each in the
+    order the ORM gives (a part with none has one row of NULLs)."""
     qn = connection.ops.quote_name
     d, m, c, k = Deal._meta, Merchant._meta, City._meta, Category._meta
     t, media, s = DealTier._meta, DealMedia._meta, Store._meta
@@ -134,36 +136,24 @@ def _deal_public_sql() -> tuple[_Rows, _Rows, _Rows, _Rows]:
         return qn(meta.get_field(name).column)
 
     pk = qn("id")
-    deal = _rows_sql(
-        (("d", Deal), ("m", Merchant), ("c", City), ("k", Category)),
+    part = qn("part")
+    return _rows_sql(
+        (("d", Deal), ("m", Merchant), ("c", City), ("k", Category), ("t", DealTier), ("i", DealMedia), ("s", Store)),
         f"FROM {qn(d.db_table)} d"
         f" JOIN {qn(m.db_table)} m ON m.{pk} = d.{col(d, 'merchant')}"
         f" JOIN {qn(c.db_table)} c ON c.{pk} = d.{col(d, 'city')}"
         f" LEFT JOIN {qn(k.db_table)} k ON k.{pk} = d.{col(d, 'category')}"
-        f" WHERE d.{pk} = %s AND d.{col(d, 'status')} IN ({', '.join(['%s'] * len(_PUBLIC_STATUSES))})",
+        f" CROSS JOIN (SELECT 1 AS {part} UNION ALL SELECT 2 UNION ALL SELECT 3) p"
+        f" LEFT JOIN {qn(t.db_table)} t ON p.{part} = 1 AND t.{col(t, 'deal')} = d.{pk}"
+        f" LEFT JOIN {qn(media.db_table)} i ON p.{part} = 2 AND i.{col(media, 'deal')} = d.{pk}"
+        f" LEFT JOIN ({qn(links.db_table)} l JOIN {qn(s.db_table)} s ON s.{pk} = l.{col(links, 'store')}"
+        f" JOIN {qn(m.db_table)} sm ON sm.{pk} = s.{col(s, 'merchant')})"
+        f" ON p.{part} = 3 AND l.{col(links, 'deal')} = d.{pk}"
+        f" WHERE d.{pk} = %s AND d.{col(d, 'status')} IN ({', '.join(['%s'] * len(_PUBLIC_STATUSES))})"
+        # Store's ordering ("merchant", "name") with the merchant's ("name"), as deal.stores.all() sorts.
+        f" ORDER BY p.{part}, t.{col(t, 'threshold')}, t.{pk}, i.{col(media, 'position')}, i.{pk},"
+        f" sm.{col(m, 'name')}, s.{col(s, 'name')}",
     )
-    tiers = _rows_sql(
-        (("t", DealTier),),
-        f"FROM {qn(t.db_table)} t WHERE t.{col(t, 'deal')} = %s ORDER BY t.{col(t, 'threshold')}, t.{pk}",
-    )
-    images = _rows_sql(
-        (("i", DealMedia),),
-        f"FROM {qn(media.db_table)} i WHERE i.{col(media, 'deal')} = %s ORDER BY i.{col(media, 'position')}, i.{pk}",
-    )
-    # Store's ordering ("merchant", "name") with the merchant's ("name"), as deal.stores.all() sorts.
-    stores = _rows_sql(
-        (("s", Store),),
-        f"FROM {qn(s.db_table)} s"
-        f" JOIN {qn(links.db_table)} l ON l.{qn(links.get_field('store').column)} = s.{pk}"
-        f" JOIN {qn(m.db_table)} m ON m.{pk} = s.{col(s, 'merchant')}"
-        f" WHERE l.{qn(links.get_field('deal').column)} = %s ORDER BY m.{col(m, 'name')}, s.{col(s, 'name')}",
-    )
-    return deal, tiers, images, stores
-
-
-def _all_of(rows: _Rows, cursor: Any, deal_id: int) -> list[Any]:
-    cursor.execute(rows.sql, [deal_id])
-    return [_instances(rows, row)[0] for row in cursor.fetchall()]
 
 
 def _prefetched(instance: Model, name: str, objects: list[Any]) -> None:
@@ -180,22 +170,32 @@ def deal_public(*, deal_id: int) -> Deal | None:
     (`deal.tiers.all()`, `deal.media.all()`, `deal.stores.all()` cost no further query).
 
     The deal page and the API's deal read it on every request, mostly for deals nobody asked for
-    in the last seconds (ADR 0015), so it is four plain parametrised statements instead of ORM
-    querysets: building the querysets and their SQL cost about 2 ms of CPU, more than running them."""
-    deal_rows, tier_rows, image_rows, store_rows = _deal_public_sql()
+    in the last seconds (ADR 0015), so it is one plain parametrised statement instead of four ORM
+    querysets: building the querysets and their SQL cost about 2 ms of CPU, more than running
+    them, and under load each round trip to the database waits for it to be scheduled."""
+    rows = _deal_public_sql()
     with connection.cursor() as cursor:
-        cursor.execute(deal_rows.sql, [deal_id, *_PUBLIC_STATUSES])
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        deal, merchant, city, category = _instances(deal_rows, row)
-        deal.merchant, deal.city, deal.category = merchant, city, category
-        tiers, media = _all_of(tier_rows, cursor, deal.pk), _all_of(image_rows, cursor, deal.pk)
-        for related in (*tiers, *media):
-            related.deal = deal
-        _prefetched(deal, "tiers", tiers)
-        _prefetched(deal, "media", media)
-        _prefetched(deal, "stores", _all_of(store_rows, cursor, deal.pk))
+        cursor.execute(rows.sql, [deal_id, *_PUBLIC_STATUSES])
+        found = cursor.fetchall()
+    if not found:
+        return None
+    deal, merchant, city, category, *_ = _instances(rows, found[0])
+    deal.merchant, deal.city, deal.category = merchant, city, category
+    tiers: list[DealTier] = []
+    media: list[DealMedia] = []
+    stores: list[Store] = []
+    for row in found:
+        tier, medium, store = _instances(rows, row, skip=4)
+        tiers += [tier] if tier is not None else []
+        media += [medium] if medium is not None else []
+        stores += [store] if store is not None else []
+    for tier in tiers:
+        tier.deal = deal
+    for medium in media:
+        medium.deal = deal
+    _prefetched(deal, "tiers", tiers)
+    _prefetched(deal, "media", media)
+    _prefetched(deal, "stores", stores)
     return deal
 
 

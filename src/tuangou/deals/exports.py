@@ -2,39 +2,32 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.utils.translation import gettext as _
 
+from tuangou.core.excel import Book
+
 
 def team_report_xlsx(rows: list[dict[str, Any]], totals: dict[str, int]) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = str(_("Team buys"))
-    ws.append(
-        [
-            str(x)
-            for x in (
-                _("Deal"),
-                _("Merchant"),
-                _("City"),
-                _("Team size"),
-                _("Teams opened"),
-                _("Filled"),
-                _("Completed virtually"),
-                _("Seats made up"),
-                _("Failed"),
-                _("Forming"),
-                _("Cancelled"),
-                _("Fill rate (%)"),
-            )
-        ]
-    )
-    for r in rows:
-        ws.append(
+    book = Book()
+    ws = book.sheet(
+        _("Team buys"),
+        (
+            _("Deal"),
+            _("Merchant"),
+            _("City"),
+            _("Team size"),
+            _("Teams opened"),
+            _("Filled"),
+            _("Completed virtually"),
+            _("Seats made up"),
+            _("Failed"),
+            _("Forming"),
+            _("Cancelled"),
+            _("Fill rate (%)"),
+        ),
+        (
             [
                 r["deal__title"],
                 r["deal__merchant__name"],
@@ -49,7 +42,10 @@ def team_report_xlsx(rows: list[dict[str, Any]], totals: dict[str, int]) -> byte
                 r["cancelled"],
                 r["fill_rate"],
             ]
-        )
+            for r in rows
+        ),
+        widths=(30, 20),
+    )
     ws.append(
         [
             str(_("Total")),
@@ -66,8 +62,4 @@ def team_report_xlsx(rows: list[dict[str, Any]], totals: dict[str, int]) -> byte
             "",
         ]
     )
-    ws.column_dimensions["A"].width = 30
-    ws.column_dimensions["B"].width = 20
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return book.to_bytes()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from tuangou.core.excel import Book
 from tuangou.orders.models import Order
 from tuangou.orders.process import ORDER
 from tuangou.orders.selectors import mask_mobile
@@ -19,32 +19,24 @@ def _local(when: Any) -> Any:
 
 
 def merchant_orders_xlsx(orders: Iterable[Order]) -> bytes:
-    from openpyxl import Workbook
-
     states = dict(ORDER.state_choices)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = str(_("Orders"))
-    ws.append(
-        [
-            str(x)
-            for x in (
-                _("Order number"),
-                _("Deal"),
-                _("Member"),
-                _("State"),
-                _("Quantity"),
-                _("Unit price"),
-                _("Amount"),
-                _("Placed"),
-                _("Paid"),
-                _("Vouchers issued"),
-                _("Vouchers used"),
-            )
-        ]
-    )
-    for o in orders:
-        ws.append(
+    book = Book()
+    book.sheet(
+        _("Orders"),
+        (
+            _("Order number"),
+            _("Deal"),
+            _("Member"),
+            _("State"),
+            _("Quantity"),
+            _("Unit price"),
+            _("Amount"),
+            _("Placed"),
+            _("Paid"),
+            _("Vouchers issued"),
+            _("Vouchers used"),
+        ),
+        (
             [
                 o.number,
                 o.deal.title,
@@ -58,9 +50,8 @@ def merchant_orders_xlsx(orders: Iterable[Order]) -> bytes:
                 getattr(o, "vouchers_issued", 0),
                 getattr(o, "vouchers_used", 0),
             ]
-        )
-    for col, width in zip("ABCDEFGHIJK", (22, 30, 14, 12, 8, 10, 10, 18, 18, 10, 10), strict=True):
-        ws.column_dimensions[col].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+            for o in orders
+        ),
+        widths=(22, 30, 14, 12, 8, 10, 10, 18, 18, 10, 10),
+    )
+    return book.to_bytes()

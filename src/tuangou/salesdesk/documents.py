@@ -7,14 +7,12 @@ Simplified Chinese): the viewer supplies the glyphs, so no font file is needed o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from io import BytesIO
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, A5, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -24,6 +22,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from tuangou.core.excel import Book
 from tuangou.core.models import SiteSettings
 from tuangou.core.money import format_yuan
 from tuangou.salesdesk.models import Collection, Order, Shipment
@@ -204,25 +203,10 @@ def receipt_pdf(collection: Collection) -> bytes:
 # -- Excel -----------------------------------------------------------------------------------------
 
 
-def _sheet(wb: Workbook, title: str, header: list[str], rows: Iterable[list[Any]], first: bool = False) -> None:
-    ws = wb.active if first else wb.create_sheet()
-    ws.title = title[:31]
-    ws.append(header)
-    for row in rows:
-        ws.append(row)
-
-
-def _save(wb: Workbook) -> bytes:
-    buffer = BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
-
-
 def register_xlsx(orders: QuerySet[Order]) -> bytes:
     """團購渠道銷售登記表 as the familiar spreadsheet."""
-    wb = Workbook()
-    _sheet(
-        wb,
+    book = Book()
+    book.sheet(
         _("Sales register"),
         [
             _("Register number"), _("Registered"), _("Customer"), _("Sales rep"), _("Channel"), _("Picker"),
@@ -237,15 +221,13 @@ def register_xlsx(orders: QuerySet[Order]) -> bytes:
             ]
             for o in orders
         ),
-        first=True,
     )  # fmt: skip
-    return _save(wb)
+    return book.to_bytes()
 
 
 def reports_xlsx(context: dict[str, Any]) -> bytes:
-    wb = Workbook()
-    _sheet(
-        wb,
+    book = Book()
+    book.sheet(
         _("Receivables aging"),
         [_("Bucket"), _("Register number"), _("Customer"), _("Payment due"), _("Receivable")],
         (
@@ -253,30 +235,25 @@ def reports_xlsx(context: dict[str, Any]) -> bytes:
             for b in context["aging"]["buckets"]
             for o in b["orders"]
         ),
-        first=True,
     )
-    _sheet(
-        wb,
+    book.sheet(
         _("Overdue"),
         [_("Register number"), _("Customer"), _("Sales rep"), _("Payment due"), _("Days overdue"), _("Receivable")],
         ([o.number, o.customer.name, str(o.owner), o.due_date, days, o.receivable] for o, days in context["overdue"]),
     )
-    _sheet(
-        wb,
+    book.sheet(
         _("Cash not handed over"),
         [_("Sales rep"), _("Amount"), _("Receipts"), _("Oldest"), _("Age (hours)")],
         ([str(r.rep), r.amount, r.count, _local(r.oldest), r.age_hours] for r in context["cash"]),
     )
-    _sheet(
-        wb,
+    book.sheet(
         _("Rep performance"),
         [_("Rank"), _("Sales rep"), _("Sales"), _("Orders")],
         ([r["rank"], str(r["rep"]), r["amount"], r["orders"]] for r in context["performance"]),
     )
-    _sheet(
-        wb,
+    book.sheet(
         _("Product sales"),
         [_("Product"), _("Unit"), _("Quantity"), _("Amount")],
         ([r["product"].name, r["product"].unit, r["quantity"], r["amount"]] for r in context["product_sales"]),
     )
-    return _save(wb)
+    return book.to_bytes()

@@ -11,6 +11,7 @@ import calendar
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 from tuangou.accounts.roles import Role
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, NotFound, ValidationFailed
+from tuangou.core.excel import MONEY_FORMAT, Book
 from tuangou.core.jobs import enqueue
 from tuangou.core.locks import xact_lock
 from tuangou.core.money import ZERO, money
@@ -506,12 +508,8 @@ def statement_pay(*, actor: Any, statement_id: int, reference: str) -> Statement
 
 def statement_workbook(statement: Statement) -> bytes:
     """The statement as an .xlsx: a summary sheet, its lines, and one row per voucher."""
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    summary = wb.active
-    summary.title = str(_("Statement"))
-    rows: list[tuple[str, Any]] = [
+    book = Book(decimal_format=MONEY_FORMAT)
+    summary: list[tuple[str, Any]] = [
         (_("Statement number"), statement.number),
         (_("Merchant"), statement.merchant.name),
         (_("Period"), f"{statement.period_start} – {statement.period_end}"),
@@ -523,26 +521,11 @@ def statement_workbook(statement: Statement) -> bytes:
         (_("Payable"), statement.payable),
         (_("State"), statement.state),
     ]
-    for label, value in rows:
-        summary.append([str(label), value])
-    lines = wb.create_sheet(str(_("Lines")))
-    lines.append(
-        [
-            str(x)
-            for x in (
-                _("Kind"),
-                _("Deal"),
-                _("Store"),
-                _("Price"),
-                _("Vouchers"),
-                _("Units"),
-                _("Amount"),
-                _("Commission"),
-            )
-        ]
-    )
-    for line in statement.lines.select_related("deal", "store").order_by("kind", "deal", "store", "price", "pk"):
-        lines.append(
+    book.sheet(_("Statement"), None, ([str(label), value] for label, value in summary))
+    book.sheet(
+        _("Lines"),
+        (_("Kind"), _("Deal"), _("Store"), _("Price"), _("Vouchers"), _("Units"), _("Amount"), _("Commission")),
+        (
             [
                 line.kind,
                 line.deal.title,
@@ -553,23 +536,19 @@ def statement_workbook(statement: Statement) -> bytes:
                 line.amount,
                 line.commission,
             ]
-        )
-    vouchers = wb.create_sheet(str(_("Vouchers")))
-    vouchers.append(
-        [
-            str(x)
-            for x in (
-                _("Kind"),
-                _("Time"),
-                _("Deal"),
-                _("Order"),
-                _("Voucher"),
-                _("Units"),
-                _("Amount"),
-                _("Commission"),
-            )
-        ]
+            for line in statement.lines.select_related("deal", "store").order_by("kind", "deal", "store", "price", "pk")
+        ),
     )
+    book.sheet(
+        _("Vouchers"),
+        (_("Kind"), _("Time"), _("Deal"), _("Order"), _("Voucher"), _("Units"), _("Amount"), _("Commission")),
+        _voucher_rows(statement),
+    )
+    return book.to_bytes()
+
+
+def _voucher_rows(statement: Statement) -> Iterator[list[Any]]:
+    """One row per voucher on the statement (by the rule), sales then refunds, with its commission."""
     terms = Terms(statement.commission_kind, statement.commission_rate, statement.commission_per_person)
     each: dict[tuple[int, int, Decimal], Decimal] = {}
     at = {StatementLine.Kind.SALE: "used_at", StatementLine.Kind.REFUND: "closed_at"}
@@ -582,26 +561,16 @@ def statement_workbook(statement: Statement) -> bytes:
             if key not in each:
                 each[key] = commission_for(amount=v.amount, units=v.units, deal=v.deal, terms=terms)
             when = getattr(v, at[kind])
-            vouchers.append(
-                [
-                    kind,
-                    timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else "",
-                    v.deal.title,
-                    v.order.number,
-                    v.code[-4:],
-                    v.units,
-                    v.amount,
-                    each[key],
-                ]
-            )
-    for sheet in (summary, lines, vouchers):
-        for row in sheet.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, Decimal):
-                    cell.number_format = "#,##0.00"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+            yield [
+                kind,
+                timezone.localtime(when).strftime("%Y-%m-%d %H:%M") if when else "",
+                v.deal.title,
+                v.order.number,
+                v.code[-4:],
+                v.units,
+                v.amount,
+                each[key],
+            ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections import Counter
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 
+from tests.concurrency.race import race
 from tests.payments.conftest import FakeOrders, fake_orders  # noqa: F401 - fixture
 from tuangou.ledger import selectors
 from tuangou.ledger.checks import run_all
@@ -21,25 +20,9 @@ from tuangou.payments.providers import sandbox
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _race(n: int, work: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(n)
-    results: list[Any] = []
-
-    def run() -> None:
-        try:
-            barrier.wait()
-            results.append(work())
-        except Exception as exc:
-            results.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+def _acked(**notification: Any) -> None:
+    ack = services.notification_receive(**notification)
+    assert getattr(ack, "body", ack) == "success", ack
 
 
 def test_same_notification_16_times_at_once_has_one_effect(fake_orders, member, settings) -> None:  # noqa: F811
@@ -49,8 +32,8 @@ def test_same_notification_16_times_at_once_has_one_effect(fake_orders, member, 
     Client().post(start.url, {"outcome": "pay"})
     trade = SandboxTrade.objects.get()
     body = sandbox.notification_for(trade, sandbox.signing_key())
-    acks = _race(16, lambda: services.notification_receive(provider="sandbox", body=body, headers={}))
-    assert all(getattr(a, "body", a) == "success" for a in acks), acks
+    acks = race([("", lambda: _acked(provider="sandbox", body=body, headers={}))] * 16)
+    assert acks == Counter(ok=16), acks
     payment.refresh_from_db()
     assert payment.status == Payment.Status.SUCCEEDED
     assert Notification.objects.filter(verified=True).count() == 1
@@ -62,11 +45,11 @@ def test_refund_requested_twice_at_once_pays_once(fake_orders, member) -> None: 
     order = fake_orders.add(member.pk, "45.00")
     _payment, start = services.payment_start(buyer=member, provider="sandbox", order_id=order.id)
     Client().post(start.url, {"outcome": "pay"})
-    results = _race(2, lambda: services.deal_failed_refund(order_ids=[order.id]))
-    assert not [r for r in results if isinstance(r, Exception)], results
+    results = race([("", lambda: services.deal_failed_refund(order_ids=[order.id]))] * 2)
+    assert results == Counter(ok=2), results
     assert Refund.objects.count() == 1 and SandboxRefund.objects.count() == 1
     assert Refund.objects.get().status == Refund.Status.SUCCEEDED
-    results = _race(4, lambda: services.refund_execute(refund_id=Refund.objects.get().pk))
+    race([("", lambda: services.refund_execute(refund_id=Refund.objects.get().pk))] * 4)
     assert SandboxRefund.objects.count() == 1
     assert selectors.balance("escrow", order_id=order.id) == 0
     assert [(inv.name, p) for inv, p in run_all() if p] == []
@@ -80,7 +63,7 @@ def test_failed_deal_with_100_paid_orders_refunds_each_once(fake_orders, make_us
         _payment, start = services.payment_start(buyer=buyer, provider="sandbox", order_id=order.id)
         Client().post(start.url, {"outcome": "pay"})
         ids.append(order.id)
-    _race(3, lambda: services.deal_failed_refund(order_ids=ids))  # the event delivered three times at once
+    race([("", lambda: services.deal_failed_refund(order_ids=ids))] * 3)  # the event delivered three times at once
     assert Refund.objects.count() == 100 and SandboxRefund.objects.count() == 100
     assert not Refund.objects.exclude(status=Refund.Status.SUCCEEDED).exists()
     assert selectors.balance("escrow") == 0 and selectors.balance("clearing:sandbox") == 0

@@ -2,49 +2,38 @@
 
 from __future__ import annotations
 
-import threading
+from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
 
+from tests.concurrency.race import race
 from tests.salesdesk.conftest import tiny_png
 from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
 from tuangou.catalog.models import Product
-from tuangou.core.errors import AppError
 from tuangou.salesdesk import services
 from tuangou.salesdesk.models import Collection, Customer, HandOver, Order, WriteOff
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def _race(n: int, work: Callable[[int], Any]) -> tuple[list[Any], list[BaseException]]:
-    barrier = threading.Barrier(n)
+def _race(n: int, work: Callable[[int], Any]) -> tuple[list[Any], Counter[str]]:
+    """`work(0)` … `work(n - 1)` raced (`tests.concurrency.race`): what the calls that returned
+    gave, and every call's outcome (``ok``, the refusal's code, or ``crash:…``)."""
     results: list[Any] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            value = work(i)
-            with lock:
-                results.append(value)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
-        finally:
-            connection.close()
+    def call(i: int) -> Callable[[], None]:
+        return lambda: results.append(work(i))
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results, errors
+    return results, race([("", call(i)) for i in range(n)])
+
+
+def _refused(outcomes: Counter[str]) -> int:
+    """How many calls were refused with an AppError (not returned, not crashed)."""
+    return sum(n for outcome, n in outcomes.items() if outcome != "ok" and not outcome.startswith("crash:"))
 
 
 @pytest.fixture
@@ -66,8 +55,8 @@ def test_register_numbers_are_unique_and_consecutive_under_a_race(setup: dict[st
         )
         return order.number or ""
 
-    numbers, errors = _race(8, take)
-    assert errors == []
+    numbers, outcomes = _race(8, take)
+    assert outcomes == Counter(ok=8), outcomes
     assert len(set(numbers)) == 8
     seqs = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
     assert seqs == list(range(1, 9))
@@ -86,8 +75,8 @@ def test_last_boxes_go_to_one_shipment(setup: dict[str, Any]) -> None:
     def ship(i: int) -> str:
         return services.order_dispatch(order_id=orders[i].pk, actor=dept[i], invoice_number=f"FP{i}").number
 
-    shipped, errors = _race(2, ship)
-    assert len(shipped) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    shipped, outcomes = _race(2, ship)
+    assert len(shipped) == 1 and _refused(outcomes) == 1, outcomes
     setup["product"].refresh_from_db()
     assert setup["product"].stock_on_hand == 1
 
@@ -105,8 +94,8 @@ def test_two_clerks_write_off_the_same_order_once(setup: dict[str, Any]) -> None
     def write_off(i: int) -> WriteOff:
         return services.order_write_off(order_id=order.pk, actor=dept[i], amount_received="200")
 
-    done, errors = _race(2, write_off)
-    assert len(done) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    done, outcomes = _race(2, write_off)
+    assert len(done) == 1 and _refused(outcomes) == 1, outcomes
     order.refresh_from_db()
     assert order.amount_written_off == Decimal("200.00") and order.amount_handed_over == Decimal("200.00")
     assert HandOver.objects.count() == 1
@@ -129,8 +118,8 @@ def test_two_clerks_receive_the_same_cash_once(setup: dict[str, Any]) -> None:
             actor=dept[i], rep_id=rep.pk, collection_ids=[collection.pk], amount="100"
         )
 
-    done, errors = _race(2, receive)
-    assert len(done) == 1 and len(errors) == 1 and isinstance(errors[0], AppError)
+    done, outcomes = _race(2, receive)
+    assert len(done) == 1 and _refused(outcomes) == 1, outcomes
     order.refresh_from_db()
     assert order.amount_handed_over == Decimal("100.00") and HandOver.objects.count() == 1
 
@@ -155,9 +144,9 @@ def test_hand_over_racing_a_write_off_does_not_deadlock(setup: dict[str, Any]) -
             )
         return services.order_write_off(order_id=orders[1].pk, actor=dept[1], amount_received="100")
 
-    done, errors = _race(2, work)
+    done, outcomes = _race(2, work)
     # One of them takes the money for order 2; the other is refused cleanly (never a deadlock).
-    assert all(isinstance(e, AppError) for e in errors), errors
+    assert len(done) + _refused(outcomes) == 2, outcomes
     assert len(done) >= 1
     for order in orders:
         order.refresh_from_db()

@@ -250,16 +250,15 @@ class Deal(models.Model):
 
     @property
     def tier_list(self) -> list[DealTier]:
-        # Uses prefetch_related("tiers") (or keep_tiers) when the caller prefetched.
+        # The tiers the caller read with the deal (keep_tiers), or prefetch_related("tiers").
+        kept: list[DealTier] | None = self.__dict__.get("_kept_tiers")
+        if kept is not None:
+            return kept
         return sorted(self.tiers.all(), key=lambda t: t.threshold)
 
     def keep_tiers(self, tiers: list[DealTier]) -> None:
-        """Keep `tiers`, read by the caller with the deal, as ``prefetch_related("tiers")`` keeps
-        them: ``deal.tiers.all()`` and the prices then cost no further query."""
-        found = self.tiers.get_queryset()
-        found._result_cache = tiers
-        found._prefetch_done = True  # type: ignore[attr-defined]
-        self._prefetched_objects_cache = {**getattr(self, "_prefetched_objects_cache", {}), "tiers": found}
+        """Keep `tiers`, read by the caller with the deal: its prices then cost no further query."""
+        self.__dict__["_kept_tiers"] = sorted(tiers, key=lambda t: t.threshold)
 
     @property
     def next_tier(self) -> DealTier | None:

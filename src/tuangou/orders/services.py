@@ -150,33 +150,31 @@ _DEAL_READ = (
 
 
 @functools.cache
-def _deal_read() -> tuple[str, _Columns, _Columns, _Columns]:
+def _deal_read() -> tuple[str, _Columns, _Columns]:
     deal = _Columns.of(Deal, "d", _DEAL_READ)
     tier = _Columns.of(DealTier, "t")
-    order = _Columns.of(Order, "o")
-    key, tiers, orders = IdempotencyKey._meta, DealTier._meta, Order._meta
+    key, tiers = IdempotencyKey._meta, DealTier._meta
     sql = (
-        f"SELECT {deal.sql}, {tier.sql}, {order.sql}, k.{_q('fingerprint')}, k.{_q('order_id')} "  # noqa: S608
+        f"SELECT {deal.sql}, {tier.sql}, k.{_q('fingerprint')}, k.{_q('order_id')} "  # noqa: S608
         f"FROM {_q(Deal._meta.db_table)} d "
         f"LEFT JOIN {_q(tiers.db_table)} t ON t.{_q('deal_id')} = d.{_q('id')} "
         f"LEFT JOIN {_q(key.db_table)} k ON k.{_q('user_id')} = %s AND k.{_q('key')} = %s "
-        f"LEFT JOIN {_q(orders.db_table)} o ON o.{_q('id')} = k.{_q('order_id')} "
         f"WHERE d.{_q('id')} = %s"
     )
-    return sql, deal, tier, order
+    return sql, deal, tier
 
 
 @dataclass(frozen=True)
 class _Read:
     """What a join reads before its transaction, in one statement: the deal with its tiers, and
-    the member's Idempotency-Key (its request's fingerprint and order) if it was used before."""
+    the member's Idempotency-Key (its request's fingerprint and order id) if it was used before."""
 
     deal: Deal | None
-    key: tuple[str, Order | None] | None
+    key: tuple[str, int | None] | None
 
 
 def _read(deal_id: int, user: Any, key: str | None) -> _Read:
-    sql, deal_columns, tier_columns, order_columns = _deal_read()
+    sql, deal_columns, tier_columns = _deal_read()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, key, deal_id])
         rows = cursor.fetchall()
@@ -185,20 +183,14 @@ def _read(deal_id: int, user: Any, key: str | None) -> _Read:
     first = rows[0]
     deal = deal_columns.instance(first, 0)
     tiers_at = len(deal_columns.names)
-    orders_at = tiers_at + len(tier_columns.names)
     deal.keep_tiers([t for t in (tier_columns.instance(row, tiers_at) for row in rows) if t is not None])
-    fingerprint = first[orders_at + len(order_columns.names)]
-    if fingerprint is None:
-        return _Read(deal, None)
-    order = order_columns.instance(first, orders_at)
-    if order is not None:
-        order.deal = deal
-    return _Read(deal, (fingerprint, order))
+    fingerprint, order_id = first[tiers_at + len(tier_columns.names) :]
+    return _Read(deal, None if fingerprint is None else (fingerprint, order_id))
 
 
-def _earlier(found: tuple[str, Order | None] | None, fingerprint: str) -> Order | None:
-    """The order of an earlier request with the same Idempotency-Key, if it committed one; the
-    key used for a different request: 409."""
+def _earlier(found: tuple[str, int | None] | None, fingerprint: str) -> int | None:
+    """The order id of an earlier request with the same Idempotency-Key, if it committed one;
+    the key used for a different request: 409."""
     if found is None:
         return None
     if found[0] != fingerprint:
@@ -206,6 +198,22 @@ def _earlier(found: tuple[str, Order | None] | None, fingerprint: str) -> Order 
             _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
         )
     return found[1]
+
+
+@functools.cache
+def _order_read() -> tuple[str, _Columns]:
+    order = _Columns.of(Order, "o")
+    return f"SELECT {order.sql} FROM {_q(Order._meta.db_table)} o WHERE o.{_q('id')} = %s", order  # noqa: S608
+
+
+def _replayed(order_id: int, deal: Deal) -> Order:
+    """The order a repeated request gets back (of `deal`, read by the same request)."""
+    sql, columns = _order_read()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [order_id])
+        order: Order = columns.instance(cursor.fetchone(), 0)
+    order.deal = deal
+    return order
 
 
 @functools.cache
@@ -224,10 +232,7 @@ def _replay(user: Any, key: str | None, fingerprint: str) -> Order | None:
     with connection.cursor() as cursor:
         cursor.execute(_key_lookup_sql(), [user.pk, key])
         found = cursor.fetchone()
-    if found is None:
-        return None
-    _earlier((found[0], None), fingerprint)  # a key used for a different request: 409
-    if found[1] is None:
+    if found is None or _earlier((found[0], found[1]), fingerprint) is None:
         return None
     return Order.objects.select_related("deal").filter(pk=found[1]).first()
 
@@ -438,9 +443,11 @@ def _deal_for_join(deal_id: int, actor: Any, key: str | None, fingerprint: str) 
         _replay(actor, key, fingerprint)  # a key used for another request is still a 409
         raise NotFound()
     earlier = _earlier(found.key, fingerprint)
-    if earlier is None and found.deal.status in ("draft", "submitted", "returned", "approved"):
+    if earlier is not None:
+        return found.deal, _replayed(earlier, found.deal)
+    if found.deal.status in ("draft", "submitted", "returned", "approved"):
         raise NotFound()
-    return found.deal, earlier
+    return found.deal, None
 
 
 def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str | None = None) -> Order:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import pytest
@@ -187,3 +188,15 @@ def test_redis_gate_counts_with_the_database(deal_factory, make_user, settings, 
     with django_capture_on_commit_callbacks(execute=True):  # after commit, the cancel gives 2 back
         order_services.order_cancel(actor=first.user, order_id=first.pk)
     order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=2)
+
+
+def test_a_sold_out_answer_is_not_logged_as_a_client_error(api, deal_factory, member, make_user, caplog):
+    """django.request writes a WARNING per 4xx; a 409 (an answer about the state) is left out."""
+    deal = deal_factory(stock=1, per_member_limit=1, tipping_point=1)
+    order_services.deal_join(actor=make_user(), deal_id=deal.pk, quantity=1)
+    api.as_user(member)
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert api.post(f"/api/v1/deals/{deal.pk}/orders", {"quantity": 1}).status_code == 409
+        assert api.post(f"/api/v1/deals/{deal.pk + 1000}/orders", {"quantity": 1}).status_code == 404
+    logged = [(r.name, r.levelname, getattr(r, "status_code", None)) for r in caplog.records]
+    assert logged == [("django.request", "WARNING", 404)], logged

@@ -200,9 +200,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"leave_out_conflicts": {"()": "tuangou.core.errors.LeaveOutConflicts"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # a 409 answers about the state (sold out…): not one WARNING line per refused buyer
+        "django.request": {"filters": ["leave_out_conflicts"]},
+    },
 }
 
 # Orders: how long an unpaid order holds its stock; whether the storefront offers the built-in

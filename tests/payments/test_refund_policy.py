@@ -184,12 +184,13 @@ def test_escrow_released_for_many_orders_at_once_never_beyond_what_each_holds(bo
         services.escrow_release_many(merchant_id=mid, releases=more)
     assert caught.value.code == "escrow_released"
     assert selectors.balance("escrow", order_id=big.pk) == Decimal("-78.00")
-    for commission in (Decimal("78.01"), Decimal("-1.00")):
-        with pytest.raises(ValidationFailed):  # above the amount, or of the other sign
+    for commission, code in ((Decimal("78.01"), "commission_above_amount"), (Decimal("-1.00"), "bad_commission")):
+        with pytest.raises(ValidationFailed) as refused:  # above the amount, or of the other sign
             services.escrow_release_many(
                 merchant_id=mid,
                 releases=[Release(order_id=big.pk, amount=Decimal("78.00"), commission=commission, key="st:3")],
             )
+        assert refused.value.code == code and "commission" in refused.value.errors
     assert services.escrow_release_many(merchant_id=mid, releases=more[:1]) == 1
     assert selectors.balance("escrow", order_id=big.pk) == 0
     _audit_clean()

@@ -705,8 +705,12 @@ def escrow_release_many(
         r = Release(r.order_id, money(r.amount), money(r.commission), r.key)
         if r.amount == ZERO:
             raise ValidationFailed.field("amount", _("Enter an amount above zero."), code="bad_amount")
-        if r.commission * r.amount < ZERO or abs(r.commission) > abs(r.amount):
+        if r.commission * r.amount < ZERO:
             raise ValidationFailed.field("commission", _("The commission cannot be negative."), code="bad_commission")
+        if abs(r.commission) > abs(r.amount):
+            raise ValidationFailed.field(
+                "commission", _("The commission cannot be more than the amount."), code="commission_above_amount"
+            )
         by_order.setdefault(r.order_id, []).append(r)
     payable = merchant(merchant_id)
     posted = 0

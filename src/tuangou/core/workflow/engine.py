@@ -711,23 +711,29 @@ class _BulkWriter:
         keys_sql, keys_params = keys
         cast = self._cast
         if route.source == self.proc.initial_state:
-            join, entered, waited = "", "NULL", "NULL"
-            join_params: list[Any] = []
+            rows, rows_params, entered, waited, at_twice = keys_sql, keys_params, "NULL", "NULL", False
         else:
-            join = f" LEFT JOIN {positions} p ON p.process = %s AND p.content_type_id = %s AND p.object_id = m.id"
-            join_params = [self.proc.name, self.content_type_id]
-            entered = "p.since"
+            # one index look-up per key on (process, content_type, object_id): a correlated
+            # subquery, never planned as a scan of the process's positions whatever the statistics
+            # (OFFSET 0: evaluated once per key, not once per use of `since` below)
+            fence = " OFFSET 0" if self.pg else ""
+            rows = (
+                f"(SELECT m.id, (SELECT p.since FROM {positions} p WHERE p.process = %s "  # noqa: S608
+                f"AND p.content_type_id = %s AND p.object_id = m.id) AS since FROM {keys_sql}{fence}) m"
+            )
+            rows_params = [self.proc.name, self.content_type_id, *keys_params]
+            entered, at_twice = "m.since", True
             if self.pg:
-                seconds = "EXTRACT(EPOCH FROM (%s::timestamptz - p.since))::double precision"
+                seconds = "EXTRACT(EPOCH FROM (%s::timestamptz - m.since))::double precision"
             else:
-                seconds = "django_timestamp_diff(%s, p.since) / 1000000.0"
-            waited = f"(CASE WHEN p.since IS NULL THEN NULL WHEN {seconds} < 0 THEN 0.0 ELSE {seconds} END)"
+                seconds = "django_timestamp_diff(%s, m.since) / 1000000.0"
+            waited = f"(CASE WHEN m.since IS NULL THEN NULL WHEN {seconds} < 0 THEN 0.0 ELSE {seconds} END)"
         sql = (
             f"INSERT INTO {log} (process, content_type_id, object_id, from_state, to_state, action, "  # noqa: S608
             "actor_id, at, entered_at, waited, note, documents) "
             f"SELECT %s, %s, m.id, %s, %s, %s, {cast('%s', 'bigint')}, {cast('%s', 'timestamptz')}, "
             f"{cast(entered, 'timestamptz')}, {cast(waited, 'double precision')}, %s, %s "
-            f"FROM {keys_sql}{join} ORDER BY m.id"
+            f"FROM {rows} ORDER BY m.id"
         )
         params = [
             self.proc.name,
@@ -737,11 +743,10 @@ class _BulkWriter:
             self.action,
             self.actor_id,
             self.at,
-            *([self.at, self.at] if join else []),
+            *([self.at, self.at] if at_twice else []),
             self.note,
             self.documents,
-            *keys_params,
-            *join_params,
+            *rows_params,
         ]
         return sql, params
 

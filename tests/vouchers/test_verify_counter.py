@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tests.vouchers.conftest import Shop, voucher_of
 from tuangou.core.errors import Conflict, NotFound, RateLimited, ValidationFailed
+from tuangou.core.models import AuditLog
 from tuangou.core.workflow.engine import history
 from tuangou.core.workflow.models import ProcessPosition
 from tuangou.vouchers import codes, services
@@ -100,7 +101,12 @@ def test_verify_writes_the_use_the_log_the_record_the_audit_and_the_sms(tipped: 
     assert (log.action, log.from_state, log.to_state, log.actor_id) == ("verify", "issued", "used", shop.clerk.pk)
     assert log.entered_at is not None and log.waited is not None  # time spent issued, for the step statistics
     assert ProcessPosition.objects.get(process="voucher", object_id=v.pk).state == "used"
-    assert Redemption.objects.get(voucher=v).store == shop.store
+    redemption = Redemption.objects.get(voucher=v)
+    assert redemption.store == shop.store
+    row = AuditLog.objects.get(action="voucher.verify", object_id=str(v.pk))
+    assert (row.object_type, row.actor_id, row.ip) == ("vouchers.voucher", shop.clerk.pk, "10.0.0.1")
+    assert row.data == {"store": shop.store.pk, "redemption": redemption.pk}
+    assert row.at is not None and abs((row.at - used.used_at).total_seconds()) < 5
     assert sorted(_writes(ctx)) == sorted(
         [
             'UPDATE "vouchers_voucher"',  # the engine: issued → used, guarded, with used at, where, by whom

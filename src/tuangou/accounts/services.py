@@ -28,6 +28,7 @@ from tuangou.accounts.roles import ROLE_PERMISSIONS, Role
 from tuangou.core import ratelimit
 from tuangou.core.audit import audit
 from tuangou.core.errors import AuthenticationFailed, ValidationFailed
+from tuangou.core.rows import Columns
 from tuangou.messaging.services import message_send
 
 
@@ -178,28 +179,24 @@ def api_token_create(*, user: User, name: str = "") -> str:
 
 
 @functools.cache
-def _token_user_sql() -> tuple[str, list[str], list[tuple[Any, list[Any]]]]:
-    """The statement behind `api_token_user`, the User columns it selects (in order) and, per
-    selected column, the backend's converters (SQLite returns datetimes as text, booleans as 0/1).
+def _token_user_sql() -> tuple[str, Columns, Columns]:
+    """The statement behind `api_token_user` and the columns it selects (core.rows): the
+    token's id and last use, the group's name, the user's columns.
 
     One row per group of the user (one row with a NULL group when there is none)."""
     qn = connection.ops.quote_name
-    user_fields = list(User._meta.concrete_fields)
+    token = Columns.of(ApiToken, "t", only=("last_used_at",))
+    user = Columns.of(User, "u")
     membership = User.groups.through._meta
     sql = (
-        f"SELECT t.{qn('id')}, g.{qn('name')}, t.{qn('last_used_at')}, "  # noqa: S608 - names from _meta, quoted
-        + ", ".join(f"u.{qn(field.column or field.attname)}" for field in user_fields)
-        + f" FROM {qn(ApiToken._meta.db_table)} t"
+        f"SELECT {token.sql}, g.{qn('name')}, {user.sql}"  # noqa: S608 - names from _meta, quoted
+        f" FROM {qn(ApiToken._meta.db_table)} t"
         f" JOIN {qn(User._meta.db_table)} u ON u.{qn('id')} = t.{qn('user_id')}"
         f" LEFT JOIN {qn(membership.db_table)} ug ON ug.{qn('user_id')} = u.{qn('id')}"
         f" LEFT JOIN {qn(Group._meta.db_table)} g ON g.{qn('id')} = ug.{qn('group_id')}"
         f" WHERE t.{qn('key_hash')} = %s"
     )
-    converters = []
-    for field in [ApiToken._meta.get_field("last_used_at"), *user_fields]:
-        col = field.get_col(field.model._meta.db_table)
-        converters.append((col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)))
-    return sql, [field.attname for field in user_fields], converters
+    return sql, token, user
 
 
 def api_token_user(key: str) -> User | None:
@@ -210,24 +207,21 @@ def api_token_user(key: str) -> User | None:
     small request): the token's id and last use, the user's columns and the user's role names,
     which are cached on the user as `core.ownership.roles_of` does, so a role check costs no
     further query. The last use is written at most every 5 minutes."""
-    sql, user_columns, converters = _token_user_sql()
+    sql, token_columns, user_columns = _token_user_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [_token_hash(key)])
         rows = cursor.fetchall()
     if not rows:
         return None
-    token_id, _group, *values = rows[0]
-    for i, (col, funcs) in enumerate(converters):
-        for func in funcs:
-            values[i] = func(values[i], col, connection)
-    last_used_at, *user_values = values
-    user = User.from_db(connection.alias, user_columns, user_values)
+    token_id, last_used_at = token_columns.values(rows[0])
+    group = len(token_columns.names)
+    user: User = user_columns.instance(rows[0], group + 1)
     if not user.is_active:
         return None
     now = timezone.now()
     if last_used_at is None or now - last_used_at > timedelta(minutes=5):
         ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
-    user._tuangou_roles = frozenset(row[1] for row in rows if row[1] is not None)  # type: ignore[attr-defined]
+    user._tuangou_roles = frozenset(row[group] for row in rows if row[group] is not None)  # type: ignore[attr-defined]
     return user
 
 

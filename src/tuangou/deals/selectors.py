@@ -9,13 +9,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, Model, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.timezone import get_current_timezone as local_tz
 
 from tuangou.core.models import City
 from tuangou.core.money import money
 from tuangou.core.ownership import visible_to
+from tuangou.core.rows import Columns, keep_prefetched
 from tuangou.deals.models import Category, Deal, DealMedia, DealTier, Team
 from tuangou.merchants.models import Merchant, Store
 
@@ -73,57 +74,26 @@ def deal_list_for(user: Any, *, status: str | None = None, merchant_id: int | No
     return _with_related(qs).order_by("-pk")
 
 
-@dataclass(frozen=True)
-class _Rows:
-    """A plain statement selecting whole rows of several models side by side (see `_rows_sql`)."""
-
-    sql: str
-    models: tuple[tuple[type[Model], tuple[str, ...], int, int], ...]  # model, attnames, first column, pk's index
-    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]  # column index, Col, the backend's converters
-
-
-def _rows_sql(tables: tuple[tuple[str, type[Model]], ...], rest: str) -> _Rows:
-    """`SELECT` every concrete column of each (alias, model) in `tables`, then `rest` (FROM …
-    WHERE …), with the converters the ORM would apply to each column (SQLite returns dates as
-    text, JSON as a string)."""
-    qn = connection.ops.quote_name
-    columns: list[str] = []
-    models: list[tuple[type[Model], tuple[str, ...], int, int]] = []
-    converters: list[tuple[int, Any, tuple[Any, ...]]] = []
-    for alias, model in tables:
-        fields = model._meta.concrete_fields
-        models.append((model, tuple(f.attname for f in fields), len(columns), fields.index(model._meta.pk)))
-        for field in fields:
-            col = field.get_col(alias)
-            funcs = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-            if funcs:
-                converters.append((len(columns), col, funcs))
-            columns.append(f"{alias}.{qn(field.column or field.attname)}")
-    return _Rows(f"SELECT {', '.join(columns)} {rest}", tuple(models), tuple(converters))
-
-
-def _instances(rows: _Rows, row: tuple[Any, ...], *, skip: int = 0) -> list[Any]:
-    """The model instances of one row of `rows.sql`, but for the first `skip` models (None for a
-    LEFT JOIN that found nothing)."""
-    first = rows.models[skip][2] if skip < len(rows.models) else len(row)
-    values = list(row)
-    for i, col, funcs in rows.converters:
-        if i >= first:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
-    instances: list[Any] = []
-    for model, names, start, pk in rows.models[skip:]:
-        chunk = values[start : start + len(names)]
-        instances.append(None if chunk[pk] is None else model.from_db(connection.alias, list(names), chunk))
-    return instances
-
-
 # What Deal.objects.public() shows (a test compares the two for every status).
 _PUBLIC_STATUSES = (*Deal.ON_SALE, "closed")
 
 
+@dataclass(frozen=True)
+class _DealPage:
+    """The deal page's statement and the columns of each model it selects, side by side."""
+
+    sql: str
+    deal: Columns
+    merchant: Columns
+    city: Columns
+    category: Columns
+    tier: Columns
+    medium: Columns
+    store: Columns
+
+
 @functools.cache
-def _deal_public_sql() -> _Rows:
+def _deal_public_sql() -> _DealPage:
     """The deal page's one statement: the deal with its merchant, city and category on every row,
     then one row per tier (part 1), per image or video (part 2) and per store (part 3), each in the
     order the ORM gives (a part with none has one row of NULLs)."""
@@ -137,9 +107,15 @@ def _deal_public_sql() -> _Rows:
 
     pk = qn("id")
     part = qn("part")
-    return _rows_sql(
-        (("d", Deal), ("m", Merchant), ("c", City), ("k", Category), ("t", DealTier), ("i", DealMedia), ("s", Store)),
-        f"FROM {qn(d.db_table)} d"
+    tables = [
+        Columns.of(model, alias)
+        for alias, model in (
+            ("d", Deal), ("m", Merchant), ("c", City), ("k", Category), ("t", DealTier), ("i", DealMedia), ("s", Store)
+        )
+    ]  # fmt: skip
+    return _DealPage(
+        f"SELECT {', '.join(columns.sql for columns in tables)}"  # noqa: S608 - names from _meta, quoted
+        f" FROM {qn(d.db_table)} d"
         f" JOIN {qn(m.db_table)} m ON m.{pk} = d.{col(d, 'merchant')}"
         f" JOIN {qn(c.db_table)} c ON c.{pk} = d.{col(d, 'city')}"
         f" LEFT JOIN {qn(k.db_table)} k ON k.{pk} = d.{col(d, 'category')}"
@@ -153,16 +129,8 @@ def _deal_public_sql() -> _Rows:
         # Store's ordering ("merchant", "name") with the merchant's ("name"), as deal.stores.all() sorts.
         f" ORDER BY p.{part}, t.{col(t, 'threshold')}, t.{pk}, i.{col(media, 'position')}, i.{pk},"
         f" sm.{col(m, 'name')}, s.{col(s, 'name')}",
+        *tables,
     )
-
-
-def _prefetched(instance: Model, name: str, objects: list[Any]) -> None:
-    """Keep `objects` as `instance.<name>.all()`, as prefetch_related does (prefetch_one_level)."""
-    qs = getattr(instance, name).model._default_manager.all()
-    qs._result_cache = objects
-    qs._prefetch_done = True
-    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
-    cache[name] = qs
 
 
 def deal_public(*, deal_id: int) -> Deal | None:
@@ -170,32 +138,44 @@ def deal_public(*, deal_id: int) -> Deal | None:
     (`deal.tiers.all()`, `deal.media.all()`, `deal.stores.all()` cost no further query).
 
     The deal page and the API's deal read it on every request, mostly for deals nobody asked for
-    in the last seconds (ADR 0015), so it is one plain parametrised statement instead of four ORM
-    querysets: building the querysets and their SQL cost about 2 ms of CPU, more than running
-    them, and under load each round trip to the database waits for it to be scheduled."""
-    rows = _deal_public_sql()
+    in the last seconds (ADR 0015), so it is one plain parametrised statement (core.rows) instead
+    of four ORM querysets: building the querysets and their SQL cost about 2 ms of CPU, more than
+    running them, and under load each round trip to the database waits for it to be scheduled."""
+    page = _deal_public_sql()
     with connection.cursor() as cursor:
-        cursor.execute(rows.sql, [deal_id, *_PUBLIC_STATUSES])
+        cursor.execute(page.sql, [deal_id, *_PUBLIC_STATUSES])
         found = cursor.fetchall()
     if not found:
         return None
-    deal, merchant, city, category, *_ = _instances(rows, found[0])
-    deal.merchant, deal.city, deal.category = merchant, city, category
+    first = found[0]
+    deal = page.deal.instance(first, 0)
+    at = len(page.deal.names)
+    deal.merchant = page.merchant.instance(first, at)
+    at += len(page.merchant.names)
+    deal.city = page.city.instance(first, at)
+    at += len(page.city.names)
+    deal.category = page.category.instance(first, at)
+    tiers_at = at + len(page.category.names)
+    media_at = tiers_at + len(page.tier.names)
+    stores_at = media_at + len(page.medium.names)
     tiers: list[DealTier] = []
     media: list[DealMedia] = []
     stores: list[Store] = []
     for row in found:
-        tier, medium, store = _instances(rows, row, skip=4)
-        tiers += [tier] if tier is not None else []
-        media += [medium] if medium is not None else []
-        stores += [store] if store is not None else []
-    for tier in tiers:
-        tier.deal = deal
-    for medium in media:
-        medium.deal = deal
-    _prefetched(deal, "tiers", tiers)
-    _prefetched(deal, "media", media)
-    _prefetched(deal, "stores", stores)
+        tier = page.tier.instance(row, tiers_at)
+        if tier is not None:
+            tier.deal = deal
+            tiers.append(tier)
+        medium = page.medium.instance(row, media_at)
+        if medium is not None:
+            medium.deal = deal
+            media.append(medium)
+        store = page.store.instance(row, stores_at)
+        if store is not None:
+            stores.append(store)
+    keep_prefetched(deal, "tiers", tiers)
+    keep_prefetched(deal, "media", media)
+    keep_prefetched(deal, "stores", stores)
     return deal
 
 

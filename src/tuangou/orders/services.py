@@ -33,7 +33,6 @@ import functools
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +45,7 @@ from tuangou.core import events
 from tuangou.core.audit import audit
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.ownership import require_login
+from tuangou.core.rows import Columns
 from tuangou.core.time import now as _now
 from tuangou.deals import services as deal_services
 from tuangou.deals.models import Deal, DealTier, Team
@@ -82,45 +82,6 @@ def _q(name: str) -> str:
     return str(connection.ops.quote_name(name))
 
 
-@dataclass(frozen=True)
-class _Columns:
-    """Columns of one model in a plain ``SELECT`` (``alias.column, …``; the key first) and how to
-    make a model instance of them: the converters the ORM applies to each (SQLite returns
-    datetimes as text). Columns not read are deferred (read on first access, as ``.only()``)."""
-
-    model: type[models.Model]
-    names: tuple[str, ...]
-    sql: str
-    converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]
-
-    @classmethod
-    def of(cls, model: type[models.Model], alias: str, only: Sequence[str] = ()) -> _Columns:
-        pk = model._meta.pk
-        fields = [pk, *(f for f in model._meta.concrete_fields if f is not pk and (not only or f.attname in only))]
-        converters = []
-        for i, field in enumerate(fields):
-            col = field.get_col(alias)
-            funcs = tuple(connection.ops.get_db_converters(col) + col.get_db_converters(connection))
-            if funcs:
-                converters.append((i, col, funcs))
-        return cls(
-            model,
-            tuple(f.attname for f in fields),
-            ", ".join(f"{alias}.{_q(str(f.column))}" for f in fields),
-            tuple(converters),
-        )
-
-    def instance(self, row: Sequence[Any], start: int) -> Any:
-        """The instance of ``row[start:…]`` (its first column is the key), or None (a LEFT JOIN that found nothing)."""
-        values = list(row[start : start + len(self.names)])
-        if values[0] is None:
-            return None
-        for i, col, funcs in self.converters:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
-        return self.model.from_db(connection.alias, list(self.names), values)
-
-
 def _insert(obj: models.Model) -> None:
     """``INSERT`` the new row `obj` in one plain statement and set its key: each field's value
     as ``save()`` prepares it (``pre_save``: ``auto_now_add``; ``get_db_prep_save``), no signals."""
@@ -150,9 +111,9 @@ _DEAL_READ = (
 
 
 @functools.cache
-def _deal_read() -> tuple[str, _Columns, _Columns]:
-    deal = _Columns.of(Deal, "d", _DEAL_READ)
-    tier = _Columns.of(DealTier, "t")
+def _deal_read() -> tuple[str, Columns, Columns]:
+    deal = Columns.of(Deal, "d", _DEAL_READ)
+    tier = Columns.of(DealTier, "t")
     key, tiers = IdempotencyKey._meta, DealTier._meta
     sql = (
         f"SELECT {deal.sql}, {tier.sql}, k.{_q('fingerprint')}, k.{_q('order_id')} "  # noqa: S608
@@ -201,8 +162,8 @@ def _earlier(found: tuple[str, int | None] | None, fingerprint: str) -> int | No
 
 
 @functools.cache
-def _order_read() -> tuple[str, _Columns]:
-    order = _Columns.of(Order, "o")
+def _order_read() -> tuple[str, Columns]:
+    order = Columns.of(Order, "o")
     return f"SELECT {order.sql} FROM {_q(Order._meta.db_table)} o WHERE o.{_q('id')} = %s", order  # noqa: S608
 
 

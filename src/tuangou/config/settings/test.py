@@ -6,6 +6,7 @@ import dj_database_url
 
 from tuangou.config.settings.base import *  # noqa: F403
 from tuangou.config.settings.base import CACHES
+from tuangou.config.settings.base import DATABASES as _BASE_DATABASES
 
 SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghijklmnop"  # noqa: S105
 DEBUG = False
@@ -15,6 +16,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; te
 _url = os.environ.get("DATABASE_URL")
 if _url:
     DATABASES = {"default": dj_database_url.parse(_url)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # the production connection options (prepared statements, ADR 0019) under test too
+        DATABASES["default"]["OPTIONS"] = _BASE_DATABASES["default"].get("OPTIONS", {})
 else:
     DATABASES = {
         "default": {

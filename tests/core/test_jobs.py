@@ -102,3 +102,56 @@ def test_celery_worker_runs_the_job(settings, tmp_path):
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_celery_mode_publishes_every_job_of_a_transaction_once_after_commit(settings):
+    """The broker producer a thread keeps between jobs: many jobs queued in one transaction
+    each arrive on the Redis broker as their own task after commit, those of a rolled-back
+    transaction never, and jobs queued from another thread (its own producer) arrive too."""
+    import base64
+    import json
+    import threading
+
+    import redis
+    from django.conf import settings as django_settings
+
+    settings.JOBS_MODE = "celery"
+    name = f"test.held_producer.{os.getpid()}"
+    jobs.job(name)(lambda **_: None)
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    queue = django_settings.CELERY_TASK_DEFAULT_QUEUE
+
+    def arrived() -> list[int]:
+        numbers = []
+        for raw in broker.lrange(queue, 0, -1):
+            message = json.loads(raw)
+            if message["headers"]["task"] == name:
+                _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+                numbers.append(kwargs["n"])
+        return sorted(numbers)
+
+    try:
+        with transaction.atomic():
+            for n in range(50):
+                jobs.enqueue(name, n=n)
+            assert arrived() == []  # nothing before commit
+        assert arrived() == list(range(50))
+
+        class Boom(Exception):
+            pass
+
+        with pytest.raises(Boom), transaction.atomic():
+            jobs.enqueue(name, n=99)
+            raise Boom
+        other = threading.Thread(target=lambda: [jobs.enqueue(name, n=n) for n in range(50, 60)])
+        other.start()
+        other.join()
+        jobs.enqueue(name, n=60)
+        assert arrived() == list(range(61))
+    finally:
+        for raw in broker.lrange(queue, 0, -1):
+            if json.loads(raw)["headers"]["task"] == name:
+                broker.lrem(queue, 0, raw)
+        jobs._registry.pop(name, None)

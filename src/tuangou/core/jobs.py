@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -107,15 +108,41 @@ def enqueue(name: str, /, **kwargs: Any) -> None:
 def _dispatch(name: str, kwargs: dict[str, Any]) -> None:
     mode = settings.JOBS_MODE
     if mode == "celery":
-        from tuangou.config.celery import app
-
-        app.send_task(name, kwargs=kwargs)
+        _celery_send(name, kwargs)
     elif mode == "embedded":
         runner().submit(name, kwargs)
     elif mode == "eager":
         run_now(name, **kwargs)
     else:  # pragma: no cover - a configuration error
         raise ValueError(f"unknown JOBS_MODE {mode!r}")
+
+
+class _HeldProducer(threading.local):
+    pid: int = 0
+    producer: Any = None
+
+
+_held = _HeldProducer()
+
+
+def _celery_send(name: str, kwargs: dict[str, Any]) -> None:
+    """`send_task` through a broker producer this thread keeps between jobs (taken once from the
+    app's pool) instead of taking one from the pool and giving it back for every job. Kombu's
+    producers are not thread-safe, hence one per thread; a forked process takes its own. A failed
+    publish gives the producer back to the pool (as `send_task` does) and the next job takes one
+    afresh; kombu's publish retries and reconnects as before."""
+    from tuangou.config.celery import app
+
+    pid = os.getpid()
+    if _held.producer is None or _held.pid != pid:
+        _held.producer, _held.pid = app.producer_pool.acquire(block=True), pid
+    producer = _held.producer
+    try:
+        app.send_task(name, kwargs=kwargs, producer=producer)
+    except BaseException:
+        _held.producer = None
+        producer.release()
+        raise
 
 
 def run_now(name: str, /, **kwargs: Any) -> Any:

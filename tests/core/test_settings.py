@@ -81,3 +81,17 @@ def test_the_suite_runs_postgresql_with_prepared_statements(db):
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ['%"accounts_user"%'])
         (prepared,) = cursor.fetchone()
     assert prepared >= 1
+
+
+def test_both_caches_on_redis_keep_one_client_per_pool():
+    """ADR 0013: with REDIS_URL, "default" and "pages" are core.microcache.RedisCache."""
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(sorted({c['BACKEND'] for c in settings.CACHES.values()}))"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "tuangou.config.settings.production", "ALLOWED_HOSTS": "example.com"})
+    env.update({"SECRET_KEY": "x" * 50, "DEBUG": "0", "REDIS_URL": "redis://cache.example.com:6379/0"})
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['tuangou.core.microcache.RedisCache']"

@@ -73,8 +73,9 @@ class _OneClientPerPool(RedisCacheClient):
 
 
 class RedisCache(DjangoRedisCache):
-    """The "pages" cache on Redis (settings: BACKEND "tuangou.core.microcache.RedisCache"):
-    Django's, with one redis client per connection pool instead of one per call."""
+    """The "default" and "pages" caches on Redis (settings: BACKEND
+    "tuangou.core.microcache.RedisCache"): Django's, with one redis client per connection pool
+    instead of one per call."""
 
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)

@@ -93,15 +93,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis is optional: cache, rate limits, locks and the Celery broker when it is set.
 REDIS_URL = env_str("REDIS_URL") or ""
 if REDIS_URL:
+    # Django's Redis cache with one client per connection pool (not one per call: ADR 0013).
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tuangou.core.microcache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tuangou",
         },
         # Pages and API lists rendered for anonymous visitors, kept a few seconds (ADR 0013).
         "pages": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "tuangou.core.microcache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "tuangou-pages",
         },

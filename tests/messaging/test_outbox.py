@@ -165,3 +165,37 @@ def _queued(n: int) -> list[OutboxMessage]:
         )
         for i in range(n)
     ]
+
+
+def test_a_delivery_stores_what_it_changed_and_keeps_the_queued_text(flaky: type[Flaky]) -> None:
+    """A delivery writes only its own columns: the failure's error, then on success the
+    provider, its reference, the time sent and the error cleared; the queued row stays as it was."""
+    message = services.message_send(to="13800000007", template="payment_received", params=PARAMS, language="en")
+    flaky.failing = {"13800000007"}
+    with pytest.raises(ConnectionError):
+        services.message_deliver(message_id=message.pk)
+    stored = OutboxMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.attempts, stored.provider, stored.sent_at) == ("queued", 1, "flaky", None)
+    assert stored.last_error == "ConnectionError: provider down"
+    flaky.failing = set()
+    services.message_deliver(message_id=message.pk)
+    stored = OutboxMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.attempts, stored.provider_ref, stored.last_error) == (
+        "sent",
+        2,
+        "flaky-13800000007",
+        "",
+    )
+    assert stored.sent_at is not None
+    assert (stored.to, stored.template, stored.params, stored.body, stored.language, stored.sensitive) == (
+        message.to,
+        message.template,
+        message.params,
+        message.body,
+        "en",
+        message.sensitive,
+    )
+    assert stored.created_at == message.created_at
+    # sent is sent: another run of the job changes nothing
+    services.message_deliver(message_id=message.pk)
+    assert OutboxMessage.objects.get(pk=message.pk).attempts == 2 and flaky.sent == ["13800000007"]

@@ -69,6 +69,7 @@ def message_send_many(*, messages: Iterable[Outgoing], batch_size: int = SEND_BA
 
 
 _OUTBOX_COLUMNS = ("to", "template", "params", "body", "language", "sensitive")
+_DELIVERY_FIELDS = ("attempts", "provider", "provider_ref", "status", "sent_at", "last_error")
 
 
 def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
@@ -77,8 +78,12 @@ def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
     failure: Exception | None = None
     with transaction.atomic():
         # The row lock makes two runners of the same job take turns; the second finds it sent.
-        message = OutboxMessage.objects.select_for_update().filter(pk=message_id).first()
-        if message is None or message.status != OutboxMessage.Status.QUEUED:
+        # `get` reads the one row without the model's ordering (`first` would sort by it).
+        try:
+            message = OutboxMessage.objects.select_for_update().get(pk=message_id)
+        except OutboxMessage.DoesNotExist:
+            return None, None
+        if message.status != OutboxMessage.Status.QUEUED:
             return message, None
         provider = get_provider()
         message.attempts += 1
@@ -95,7 +100,8 @@ def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
             message.provider_ref = result.provider_ref
             message.sent_at = timezone.now()
             message.last_error = ""
-        message.save()
+        # only what a delivery attempt changes (the rest is as queued, under the row lock)
+        message.save(update_fields=_DELIVERY_FIELDS)
     if failure is not None and message.status == OutboxMessage.Status.QUEUED:
         return message, failure
     return message, None

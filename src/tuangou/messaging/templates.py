@@ -46,16 +46,20 @@ TEMPLATES: dict[str, tuple[Any, bool]] = {
 def text(template: str, language: str) -> tuple[str, bool]:
     """The template's text in `language`, its ``%(name)s`` placeholders still to fill, and
     whether it carries a secret: translated once for many messages."""
-    source, sensitive = TEMPLATES[template]
     with translation.override(language):
-        return str(source), sensitive
+        return _in_active_language(template)
+
+
+def _in_active_language(template: str) -> tuple[str, bool]:
+    source, sensitive = TEMPLATES[template]
+    return str(source), sensitive
 
 
 def render(template: str, params: dict[str, Any], language: str, *, site: str | None = None) -> tuple[str, bool]:
     """The text of one message in `language`; `site` (the site's name) saves a query when rendering many."""
     with translation.override(language):
         values = {"site": SiteSettings.current().name if site is None else site, **params}
-        translated, sensitive = text(template, language)
+        translated, sensitive = _in_active_language(template)  # `text` without a second override
         return translated % values, sensitive
 
 

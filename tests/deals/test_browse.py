@@ -47,6 +47,28 @@ def pages_cache(settings):
     caches["pages"].clear()
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def any_pages_cache(request, settings):
+    """The microcache on, in memory and on Redis (core.microcache.RedisCache, where a miss is
+    one script and one pipeline)."""
+    if request.param == "memory":
+        yield request.getfixturevalue("pages_cache")
+        return
+    import os
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "pages": {
+            "BACKEND": "tuangou.core.microcache.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", ""),
+            "KEY_PREFIX": f"test-pages-{os.getpid()}-{time.time()}",  # its own keys; they expire
+        },
+    }
+    store = caches["pages"]
+    yield store
+    store.delete_many(["k", "k:rendering", "cold", "cold:rendering", "gone", "gone:rendering"])
+
+
 def _visitor(**kwargs) -> Client:
     c = Client(**kwargs)
     c.cookies["tuangou_language"] = "en"
@@ -203,7 +225,7 @@ def test_a_city_page_reads_the_index_in_order_instead_of_sorting_the_city(deal_f
     assert "deal_city_ends" in public
 
 
-def test_a_stale_page_is_rendered_again_by_one_request_while_the_others_get_the_previous_one(pages_cache):
+def test_a_stale_page_is_rendered_again_by_one_request_while_the_others_get_the_previous_one(any_pages_cache):
     rendered = []
 
     def render(text: str) -> bytes:
@@ -212,15 +234,15 @@ def test_a_stale_page_is_rendered_again_by_one_request_while_the_others_get_the_
 
     assert microcache.cached_bytes("k", lambda: render("first")) == b"first"
     assert microcache.cached_bytes("k", lambda: render("second")) == b"first"  # fresh
-    pages_cache.set("k", (b"first", time.time() - 1), 60)  # PAGE_SECONDS later
-    pages_cache.add("k:rendering", 1, 10)  # another request is rendering it again
+    any_pages_cache.set("k", (b"first", time.time() - 1), 60)  # PAGE_SECONDS later
+    any_pages_cache.add("k:rendering", 1, 10)  # another request is rendering it again
     assert microcache.cached_bytes("k", lambda: render("second")) == b"first"
-    pages_cache.delete("k:rendering")
+    any_pages_cache.delete("k:rendering")
     assert microcache.cached_bytes("k", lambda: render("second")) == b"second"
     assert rendered == ["first", "second"]
 
 
-def test_a_cold_page_is_rendered_once_for_many_visitors_at_once(pages_cache, monkeypatch):
+def test_a_cold_page_is_rendered_once_for_many_visitors_at_once(any_pages_cache, monkeypatch):
     """A stampede on a key nobody has: one thread renders, the others wait for its bytes."""
     calls = []
     started = threading.Event()
@@ -239,14 +261,27 @@ def test_a_cold_page_is_rendered_once_for_many_visitors_at_once(pages_cache, mon
     assert got == [b"page"] * 10 and len(calls) == 1
 
 
-def test_a_page_not_to_be_kept_does_not_make_the_others_wait(pages_cache, monkeypatch):
+def test_a_page_not_to_be_kept_does_not_make_the_others_wait(any_pages_cache, monkeypatch):
     monkeypatch.setattr(microcache, "WAIT_SECONDS", 30.0)
     assert microcache.cached_bytes("gone", lambda: None) is None
-    pages_cache.add("gone:rendering", 1, 10)
-    threading.Timer(0.1, pages_cache.delete, ["gone:rendering"]).start()
+    any_pages_cache.add("gone:rendering", 1, 10)
+    threading.Timer(0.1, any_pages_cache.delete, ["gone:rendering"]).start()
     began = time.monotonic()
     assert microcache.cached_bytes("gone", lambda: b"mine") == b"mine"
     assert time.monotonic() - began < 5
+
+
+def test_a_miss_leaves_no_lock_and_a_failed_render_lets_the_next_request_render(any_pages_cache):
+    assert microcache.cached_bytes("k", lambda: b"page") == b"page"
+    assert any_pages_cache.get("k:rendering") is None and any_pages_cache.get("k")[0] == b"page"
+
+    def fail() -> bytes:
+        raise RuntimeError("render failed")
+
+    with pytest.raises(RuntimeError):
+        microcache.cached_bytes("cold", fail)
+    assert any_pages_cache.get("cold:rendering") is None
+    assert microcache.cached_bytes("cold", lambda: b"second") == b"second"
 
 
 def test_a_missing_deal_is_a_404_for_visitors_too(pages_cache):

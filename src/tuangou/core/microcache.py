@@ -29,18 +29,21 @@ _POLL_SECONDS = 0.02
 def cached_bytes(key: str, render: Callable[[], bytes | None], *, seconds: float = PAGE_SECONDS) -> bytes | None:
     """The bytes kept under `key`, or `render()`'s (kept `seconds`; None: not to be kept)."""
     store = caches["pages"]
-    entry = store.get(key)
+    lock = f"{key}:rendering"
+    entry, locked = _get_or_lock(store, key, lock)
     if entry is not None and entry[1] > time.time():
         return bytes(entry[0])
-    lock = f"{key}:rendering"
-    if store.add(lock, 1, LOCK_SECONDS):
+    if locked or (entry is not None and store.add(lock, 1, LOCK_SECONDS)):
         try:
             content = render()
-            if content is not None:
-                store.set(key, (content, time.time() + seconds), seconds + STALE_SECONDS)
-            return content
-        finally:
+        except BaseException:
             store.delete(lock)
+            raise
+        if content is None:
+            store.delete(lock)
+        else:
+            _set_and_unlock(store, key, (content, time.time() + seconds), seconds + STALE_SECONDS, lock)
+        return content
     if entry is not None:
         return bytes(entry[0])  # another request is rendering it again
     deadline = time.monotonic() + WAIT_SECONDS
@@ -52,6 +55,31 @@ def cached_bytes(key: str, render: Callable[[], bytes | None], *, seconds: float
         if store.get(lock) is None:
             break  # rendered, but not to be kept (not a plain 200)
     return render()
+
+
+def _get_or_lock(store: Any, key: str, lock: str) -> tuple[Any, bool]:
+    """The entry under `key` and, when there is none, whether this call took `lock`."""
+    if isinstance(store, RedisCache):
+        return store.get_or_lock(key, lock, LOCK_SECONDS)
+    entry = store.get(key)
+    return entry, entry is None and bool(store.add(lock, 1, LOCK_SECONDS))
+
+
+def _set_and_unlock(store: Any, key: str, value: Any, timeout: float, lock: str) -> None:
+    if isinstance(store, RedisCache):
+        store.set_and_unlock(key, value, timeout, lock)
+    else:
+        store.set(key, value, timeout)
+        store.delete(lock)
+
+
+# GET the key; when it is absent, take the lock (SET NX with an expiry) in the same round trip.
+_GET_OR_LOCK = """
+local value = redis.call('GET', KEYS[1])
+if value then return {value, 0} end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {false, 1} end
+return {false, 0}
+"""
 
 
 class _OneClientPerPool(RedisCacheClient):
@@ -80,3 +108,20 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = _OneClientPerPool
+
+    def get_or_lock(self, key: str, lock: str, lock_seconds: float) -> tuple[Any, bool]:
+        """`get(key)` and, when there is nothing, `add(lock, 1, lock_seconds)`: one round trip."""
+        name, lock_name = self.make_and_validate_key(key), self.make_and_validate_key(lock)
+        client = self._cache.get_client(name, write=True)
+        serializer: Any = self._cache._serializer  # type: ignore[attr-defined]
+        value, locked = client.eval(_GET_OR_LOCK, 2, name, lock_name, serializer.dumps(1), int(lock_seconds * 1000))
+        return (None if value is None else serializer.loads(value)), bool(locked)
+
+    def set_and_unlock(self, key: str, value: Any, timeout: float, lock: str) -> None:
+        """`set(key, value, timeout)` (seconds, > 0) and `delete(lock)`: one round trip."""
+        name, lock_name = self.make_and_validate_key(key), self.make_and_validate_key(lock)
+        client = self._cache.get_client(name, write=True)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(name, self._cache._serializer.dumps(value), ex=int(timeout))  # type: ignore[attr-defined]
+        pipe.delete(lock_name)
+        pipe.execute()

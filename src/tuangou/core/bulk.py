@@ -7,15 +7,20 @@ tests): ``bulk_create``, which returns the keys with ``INSERT … RETURNING``.
 
 Either way the rows are written in the caller's transaction, all or none: a duplicate key
 raises ``IntegrityError`` and nothing of the call stays.
+
+`insert_one`: one new row written on every request (an order, an audit row, an SMS in the
+outbox) in one plain ``INSERT … RETURNING``, without the rest of ``save()``'s work.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db import NotSupportedError, connection, models
+from django.db import NotSupportedError, connection, connections, models, router
+from django.db.models import signals
 from django.db.models.fields import NOT_PROVIDED
 from django.utils import timezone
 
@@ -103,3 +108,35 @@ def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequenc
                         row[i] = prepare(row[i])
                 copy.write_row((key, *row, *defaults))
     return keys
+
+
+def insert_one(obj: models.Model) -> None:
+    """Write the new instance `obj` with one plain ``INSERT … RETURNING`` and set its key: each
+    field's value as ``save()`` prepares it (``pre_save``: ``auto_now_add``; then
+    ``get_db_prep_save``), after the ``pre_save`` signal (the workflow engine's check that a new
+    row starts at its process's start). None of the rest of ``save()``: no ``post_save``, no
+    parent tables, no update of an existing row. About a third less CPU than ``save()`` for the
+    rows written on every request (ADR 0016, 0017)."""
+    model = type(obj)
+    alias = router.db_for_write(model, instance=obj)
+    conn = connections[alias]
+    signals.pre_save.send(sender=model, instance=obj, raw=False, using=alias, update_fields=None)
+    fields, sql = _insert_sql(model, alias)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
+    with conn.cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = alias
+
+
+@functools.cache
+def _insert_sql(model: type[models.Model], alias: str) -> tuple[list[models.Field[Any, Any]], str]:
+    q = connections[alias].ops.quote_name
+    pk = model._meta.pk
+    if pk is None:  # pragma: no cover - every concrete model has one
+        raise TypeError(f"{model.__name__} has no primary key")
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(q(str(f.column)) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    return fields, f"INSERT INTO {q(model._meta.db_table)} ({columns}) VALUES ({marks}) RETURNING {q(str(pk.column))}"  # noqa: S608

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from tuangou.core import jobs
-from tuangou.core.bulk import insert_rows
+from tuangou.core.bulk import insert_one, insert_rows
 from tuangou.core.models import SiteSettings
 from tuangou.messaging import templates
 from tuangou.messaging.models import OutboxMessage
@@ -35,9 +35,8 @@ def message_send(*, to: str, template: str, params: dict[str, Any], language: st
     """Put one SMS in the outbox; it is delivered after the surrounding transaction commits."""
     lang = language or translation.get_language() or "zh-hant"
     body, sensitive = templates.render(template, params, lang)
-    message = OutboxMessage.objects.create(
-        to=to, template=template, params=params, body=body, language=lang, sensitive=sensitive
-    )
+    message = OutboxMessage(to=to, template=template, params=params, body=body, language=lang, sensitive=sensitive)
+    insert_one(message)
     jobs.enqueue("messaging.deliver", message_id=message.pk)
     return message
 

@@ -37,12 +37,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
 from tuangou.core import events
 from tuangou.core.audit import audit
+from tuangou.core.bulk import insert_one
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.ownership import require_login
 from tuangou.core.rows import Columns
@@ -80,27 +81,6 @@ def _fingerprint(**request: Any) -> str:
 
 def _q(name: str) -> str:
     return str(connection.ops.quote_name(name))
-
-
-def _insert(obj: models.Model) -> None:
-    """``INSERT`` the new row `obj` in one plain statement and set its key: each field's value
-    as ``save()`` prepares it (``pre_save``: ``auto_now_add``; ``get_db_prep_save``), no signals."""
-    fields, sql = _insert_sql(type(obj))
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
-
-
-@functools.cache
-def _insert_sql(model: type[models.Model]) -> tuple[list[Any], str]:
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(_q(str(f.column)) for f in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    pk = _q(str(model._meta.pk.column))  # type: ignore[union-attr]
-    return fields, f"INSERT INTO {_q(model._meta.db_table)} ({columns}) VALUES ({marks}) RETURNING {pk}"  # noqa: S608
 
 
 # What a join reads of the deal: its checks, its price, the order's answer (the rest deferred).
@@ -332,7 +312,7 @@ def _create_order(
         amount=unit_price * quantity,
         expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
     )
-    _insert(order)
+    insert_one(order)
     return order
 
 

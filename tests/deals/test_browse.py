@@ -306,7 +306,8 @@ def test_a_visitor_joins_from_a_page_another_visitor_had_rendered(
             p.set_default_timeout(15000)
             p.goto(live_server.url + "/c/shanghai/")
             p.click(f"[data-deal='{deal.pk}']")
-            assert p.locator("#price-compare").is_visible()
+            p.wait_for_url(f"**/deals/{deal.pk}/")  # is_visible() does not wait for the navigation
+            p.locator("#price-compare").wait_for(state="visible")
         assert sum(":web:page:" in k for k in pages_cache._cache) == 2  # the city page and the deal page
         assert first.input_value("[name=csrfmiddlewaretoken] >> nth=0") != second.input_value(
             "[name=csrfmiddlewaretoken] >> nth=0"

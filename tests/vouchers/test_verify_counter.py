@@ -101,8 +101,14 @@ def test_verify_writes_the_use_the_log_the_record_the_audit_and_the_sms(tipped: 
     assert (log.action, log.from_state, log.to_state, log.actor_id) == ("verify", "issued", "used", shop.clerk.pk)
     assert log.entered_at is not None and log.waited is not None  # time spent issued, for the step statistics
     assert ProcessPosition.objects.get(process="voucher", object_id=v.pk).state == "used"
-    redemption = Redemption.objects.get(voucher=v)
-    assert redemption.store == shop.store
+    redemption = Redemption.objects.get(voucher=v)  # every column, as create() wrote them
+    assert (redemption.merchant_id, redemption.store_id, redemption.clerk_id) == (
+        v.merchant_id,
+        shop.store.pk,
+        shop.clerk.pk,
+    )
+    assert (redemption.amount, redemption.units, redemption.verified_at) == (v.amount, v.units, used.used_at)
+    assert (redemption.undone_at, redemption.undone_by_id, redemption.undo_reason) == (None, None, "")
     row = AuditLog.objects.get(action="voucher.verify", object_id=str(v.pk))
     assert (row.object_type, row.actor_id, row.ip) == ("vouchers.voucher", shop.clerk.pk, "10.0.0.1")
     assert row.data == {"store": shop.store.pk, "redemption": redemption.pk}

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -30,6 +30,7 @@ from tuangou.core.audit import audit
 from tuangou.core.bulk import insert_one
 from tuangou.core.errors import Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from tuangou.core.money import money
+from tuangou.core.rows import Columns
 from tuangou.core.time import local_date
 from tuangou.core.workflow.engine import create_rows_in_state, transition, transition_many, transition_row
 from tuangou.merchants.models import MerchantMember, Store
@@ -414,13 +415,14 @@ def _tables() -> dict[str, str]:
 
 
 @functools.cache
-def _counter_sql() -> str:
+def _counter_sql() -> tuple[Columns, str]:
     """The store, if `actor` works at it (a clerk of it, an admin of its merchant), and whether it
     is locked out: its LOCKOUT_AFTER-th wrong code within the window exists (read off the
     (store, at) index by OFFSET, however many there are)."""
     t = _tables()
-    return (
-        f"SELECT s.*, EXISTS (SELECT 1 FROM {t['wrong']} w WHERE w.store_id = s.id AND w.at >= %s "  # noqa: S608
+    store = Columns.of(Store, "s")
+    return store, (
+        f"SELECT {store.sql}, EXISTS (SELECT 1 FROM {t['wrong']} w WHERE w.store_id = s.id AND w.at >= %s "  # noqa: S608
         "LIMIT 1 OFFSET %s) AS locked_out "
         f"FROM {t['store']} s WHERE s.id = %s AND EXISTS (SELECT 1 FROM {t['member']} m "
         "WHERE m.user_id = %s AND m.merchant_id = s.merchant_id AND (m.store_id IS NULL OR m.store_id = s.id))"
@@ -428,14 +430,24 @@ def _counter_sql() -> str:
 
 
 @functools.cache
-def _voucher_sql() -> str:
+def _voucher_sql() -> tuple[tuple[Columns, ...], str]:
     """The voucher of a code and merchant, with its deal's title, its order's status, the holder's
-    mobile, the name of the store that used it, and whether the deal names any store and the
-    given one (`Voucher.accepted_stores`)."""
+    mobile, the name of the store that used it (the rest of each deferred), and whether the deal
+    names any store and the given one (`Voucher.accepted_stores`)."""
+    from tuangou.accounts.models import User
+    from tuangou.deals.models import Deal
+    from tuangou.orders.models import Order
+
     t = _tables()
-    return (
-        "SELECT v.*, d.title AS deal_title, o.status AS order_status, u.mobile AS holder_mobile, "  # noqa: S608
-        "us.name AS used_store_name, "
+    parts = (
+        Columns.of(Voucher, "v"),
+        Columns.of(Deal, "d", only=("title",)),
+        Columns.of(Order, "o", only=("status",)),
+        Columns.of(User, "u", only=("mobile",)),
+        Columns.of(Store, "us", only=("name",)),
+    )
+    return parts, (
+        f"SELECT {', '.join(c.sql for c in parts)}, "  # noqa: S608
         f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id) AS deal_names_stores, "
         f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id AND n.store_id = %s) "
         "AS deal_names_store "
@@ -464,11 +476,14 @@ def _counter(*, actor: Any, store_id: int) -> Store:
     if not getattr(actor, "is_authenticated", False):
         raise NotFound()
     since = timezone.now() - LOCKOUT_WINDOW
-    found = list(Store.objects.raw(_counter_sql(), [since, LOCKOUT_AFTER - 1, int(store_id), actor.pk]))
-    if not found:
+    store, sql = _counter_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, LOCKOUT_AFTER - 1, int(store_id), actor.pk])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound()
-    _check_lockout(locked_out=bool(found[0].locked_out))  # type: ignore[attr-defined]
-    return found[0]
+    _check_lockout(locked_out=bool(row[-1]))
+    return store.instance(row)  # type: ignore[no-any-return]
 
 
 def _check_lockout(*, locked_out: bool) -> None:
@@ -490,24 +505,26 @@ def _wrong(store: Store, actor: Any, code: str, ip: str | None, *, field: str = 
 
 
 def _voucher_at(store: Store, code: str) -> Voucher | None:
-    """The voucher of `code` if it is the store's merchant's, in one query (`_voucher_sql`): its
-    deal, order, holder and used store carry only what the counter reads of them (their title,
-    status, mobile and name; anything else is read when asked for)."""
-    from tuangou.accounts.models import User
-    from tuangou.deals.models import Deal
-    from tuangou.orders.models import Order
-
-    found = list(Voucher.objects.raw(_voucher_sql(), [store.pk, code, store.merchant_id]))
-    if not found:
+    """The voucher of `code` if it is the store's merchant's, in one query (`_voucher_sql`, read
+    with `core.rows.Columns`): its deal, order, holder and used store carry only what the
+    counter reads of them (their title, status, mobile and name; anything else is read when
+    asked for)."""
+    parts, sql = _voucher_sql()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [store.pk, code, store.merchant_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    v: Any = found[0]
-    db = v._state.db
-    v.deal = Deal.from_db(db, ["id", "title"], [v.deal_id, v.deal_title])
-    v.order = Order.from_db(db, ["id", "status"], [v.order_id, v.order_status])
-    v.user = User.from_db(db, ["id", "mobile"], [v.user_id, v.holder_mobile])
-    if v.used_store_id is not None:
-        v.used_store = Store.from_db(db, ["id", "name"], [v.used_store_id, v.used_store_name])
-    v.accepted_here = bool(v.deal_names_store or not v.deal_names_stores)
+    at = 0
+    found = []
+    for columns in parts:
+        found.append(columns.instance(row, at))
+        at += len(columns.names)
+    v, v.deal, v.order, v.user, used_store = found
+    if used_store is not None:
+        v.used_store = used_store
+    names_stores, names_store = row[at:]
+    v.accepted_here = bool(names_store or not names_stores)
     return v  # type: ignore[no-any-return]
 
 

@@ -74,6 +74,46 @@ def test_a_store_the_actor_does_not_work_at_is_not_found_even_when_locked(
         services.voucher_lookup(actor=shop.clerk, code=voucher_of(orders[0]).code, store_id=10**9)
 
 
+def test_a_strangers_attempts_do_not_count_against_the_stores_limit(
+    tipped: Callable[..., Any], shop: Shop, rival: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the store and the voucher are read in one statement; the store is judged first
+    monkeypatch.setattr(services, "STORE_ATTEMPTS", (3, 60))
+    _deal, orders = tipped([1])
+    code = voucher_of(orders[0]).code
+    for _ in range(5):
+        with pytest.raises(NotFound):
+            services.voucher_verify(actor=rival.clerk, code=code, store_id=shop.store.pk)
+        with pytest.raises(NotFound):
+            services.voucher_lookup(actor=rival.admin, code=codes.generate(), store_id=shop.store.pk)
+    assert not WrongCode.objects.exists() and voucher_of(orders[0]).state == "issued"
+    for _ in range(3):
+        assert (
+            services.voucher_lookup(actor=shop.clerk, code=code, store_id=shop.store.pk).pk
+            == orders[0].vouchers.get().pk
+        )
+    with pytest.raises(RateLimited) as limited:
+        services.voucher_lookup(actor=shop.clerk, code=code, store_id=shop.store.pk)
+    assert limited.value.code != "store_locked_out"
+
+
+def test_a_locked_store_is_refused_before_the_attempt_counts(
+    tipped: Callable[..., Any], shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "STORE_ATTEMPTS", (3, 60))
+    _deal, orders = tipped([1])
+    code = voucher_of(orders[0]).code
+    WrongCode.objects.bulk_create(
+        [WrongCode(store=shop.store, code_tail="0000") for _ in range(services.LOCKOUT_AFTER)]
+    )
+    for _ in range(5):
+        with pytest.raises(RateLimited) as locked:
+            services.voucher_verify(actor=shop.clerk, code=code, store_id=shop.store.pk)
+        assert locked.value.code == "store_locked_out"
+    WrongCode.objects.all().delete()
+    assert services.voucher_verify(actor=shop.clerk, code=code, store_id=shop.store.pk).state == "used"
+
+
 def test_the_stores_a_deal_names_accept_it_and_no_other(tipped: Callable[..., Any], shop: Shop) -> None:
     deal, orders = tipped([1, 1, 1])
     a, b, c = (voucher_of(o) for o in orders)
@@ -136,16 +176,16 @@ def test_a_verification_through_the_api_takes_few_queries(
     first, second = orders[0].vouchers.order_by("seq")
     api.as_user(shop.clerk)
     assert api.post("/api/v1/vouchers/verify", {"code": first.code, "store": shop.store.pk}).status_code == 200
-    # token, store (membership, lockout), voucher (order, deal, stores); in the transaction (a
+    # token, store and voucher (membership, lockout; order, deal, stores); in the transaction (a
     # savepoint pair in the test's): the statement range lock (PostgreSQL), the engine's one-row
     # move (the guarded update with the use, its log and position: one statement on
     # PostgreSQL, three on SQLite), the record, the audit, the SMS (the site's name, the outbox)
-    with django_assert_max_num_queries(11 if connection.vendor == "postgresql" else 12):
+    with django_assert_max_num_queries(10 if connection.vendor == "postgresql" else 11):
         done = api.post("/api/v1/vouchers/verify", {"code": second.display_code, "store": shop.store.pk})
     body = done.json()
     assert done.status_code == 200 and body["state"] == "used" and body["used_store"] == shop.store.name
     assert body["deal_title"] == second.deal.title and body["used_at"]
-    with django_assert_max_num_queries(3):  # refused before any write: token, store, voucher
+    with django_assert_max_num_queries(2):  # refused before any write: token, store and voucher
         again = api.post("/api/v1/vouchers/verify", {"code": second.code, "store": shop.other_store.pk})
     assert again.status_code == 404  # the clerk does not work at the other store
     api.as_user(shop.admin)

@@ -415,42 +415,60 @@ def _tables() -> dict[str, str]:
 
 
 @functools.cache
-def _counter_sql() -> tuple[Columns, str]:
-    """The store, if `actor` works at it (a clerk of it, an admin of its merchant), and whether it
-    is locked out: its LOCKOUT_AFTER-th wrong code within the window exists (read off the
-    (store, at) index by OFFSET, however many there are)."""
-    t = _tables()
-    store = Columns.of(Store, "s")
-    return store, (
-        f"SELECT {store.sql}, EXISTS (SELECT 1 FROM {t['wrong']} w WHERE w.store_id = s.id AND w.at >= %s "  # noqa: S608
-        "LIMIT 1 OFFSET %s) AS locked_out "
-        f"FROM {t['store']} s WHERE s.id = %s AND EXISTS (SELECT 1 FROM {t['member']} m "
-        "WHERE m.user_id = %s AND m.merchant_id = s.merchant_id AND (m.store_id IS NULL OR m.store_id = s.id))"
-    )
-
-
-@functools.cache
-def _voucher_sql() -> tuple[tuple[Columns, ...], str]:
-    """The voucher of a code and merchant, with its deal's title, its order's status, the holder's
-    mobile, the name of the store that used it (the rest of each deferred), and whether the deal
-    names any store and the given one (`Voucher.accepted_stores`)."""
+def _voucher_columns() -> tuple[Columns, ...]:
+    """The voucher, its deal's title, its order's status, the holder's mobile and the name of the
+    store that used it (the rest of each deferred): what the counter reads."""
     from tuangou.accounts.models import User
     from tuangou.deals.models import Deal
     from tuangou.orders.models import Order
 
-    t = _tables()
-    parts = (
+    return (
         Columns.of(Voucher, "v"),
         Columns.of(Deal, "d", only=("title",)),
         Columns.of(Order, "o", only=("status",)),
         Columns.of(User, "u", only=("mobile",)),
         Columns.of(Store, "us", only=("name",)),
     )
-    return parts, (
-        f"SELECT {', '.join(c.sql for c in parts)}, "  # noqa: S608
+
+
+def _voucher_select(store: str) -> str:
+    """`_voucher_columns`, and whether the deal names any store and the store `store` (an SQL
+    expression; `Voucher.accepted_stores`)."""
+    t = _tables()
+    return (
+        f"{', '.join(c.sql for c in _voucher_columns())}, "  # noqa: S608
         f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id) AS deal_names_stores, "
-        f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id AND n.store_id = %s) "
-        "AS deal_names_store "
+        f"EXISTS (SELECT 1 FROM {t['deal_stores']} n WHERE n.deal_id = v.deal_id AND n.store_id = {store}) "
+        "AS deal_names_store"
+    )
+
+
+@functools.cache
+def _counter_sql() -> tuple[Columns, str]:
+    """The store, if `actor` works at it (a clerk of it, an admin of its merchant); whether it is
+    locked out: its LOCKOUT_AFTER-th wrong code within the window exists (read off the (store,
+    at) index by OFFSET, however many there are); and the voucher of the code if it is the
+    store's merchant's (`_voucher_select`; NULLs where there is none). One round trip: the
+    caller judges the store before it looks at the voucher."""
+    t = _tables()
+    store = Columns.of(Store, "s")
+    return store, (
+        f"SELECT {store.sql}, EXISTS (SELECT 1 FROM {t['wrong']} w WHERE w.store_id = s.id AND w.at >= %s "  # noqa: S608
+        f"LIMIT 1 OFFSET %s) AS locked_out, {_voucher_select('s.id')} "
+        f"FROM {t['store']} s LEFT JOIN {t['voucher']} v ON v.code = %s AND v.merchant_id = s.merchant_id "
+        f"LEFT JOIN {t['deal']} d ON d.id = v.deal_id LEFT JOIN {t['order']} o ON o.id = v.order_id "
+        f"LEFT JOIN {t['user']} u ON u.id = v.user_id LEFT JOIN {t['store']} us ON us.id = v.used_store_id "
+        f"WHERE s.id = %s AND EXISTS (SELECT 1 FROM {t['member']} m "
+        "WHERE m.user_id = %s AND m.merchant_id = s.merchant_id AND (m.store_id IS NULL OR m.store_id = s.id))"
+    )
+
+
+@functools.cache
+def _voucher_sql() -> str:
+    """The voucher of a code and merchant (`_voucher_select`), as `_counter_sql` reads it."""
+    t = _tables()
+    return (
+        f"SELECT {_voucher_select('%s')} "  # noqa: S608
         f"FROM {t['voucher']} v JOIN {t['deal']} d ON d.id = v.deal_id JOIN {t['order']} o ON o.id = v.order_id "
         f"JOIN {t['user']} u ON u.id = v.user_id LEFT JOIN {t['store']} us ON us.id = v.used_store_id "
         "WHERE v.code = %s AND v.merchant_id = %s"
@@ -469,21 +487,23 @@ def counter_store(*, actor: Any, store_id: int) -> Store:
     return store
 
 
-def _counter(*, actor: Any, store_id: int) -> Store:
+def _counter(*, actor: Any, store_id: int, code: str) -> tuple[Store, Voucher | None]:
     """The store `actor` works at (404 otherwise), refused while it is locked out (`_check_lockout`),
-    in one query. Hand-written SQL (ADR 0011): the ORM took longer to compose it than /healthz
-    takes to answer."""
+    and the voucher of `code` (normalised) if it is the store's merchant's, in one query.
+    Hand-written SQL (ADR 0011): the ORM took longer to compose it than /healthz takes to
+    answer. The voucher is not looked at here: `_find` counts the attempt first (ADR 0016)."""
     if not getattr(actor, "is_authenticated", False):
         raise NotFound()
     since = timezone.now() - LOCKOUT_WINDOW
     store, sql = _counter_sql()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [since, LOCKOUT_AFTER - 1, int(store_id), actor.pk])
+        cursor.execute(sql, [since, LOCKOUT_AFTER - 1, code, int(store_id), actor.pk])
         row = cursor.fetchone()
     if row is None:
         raise NotFound()
-    _check_lockout(locked_out=bool(row[-1]))
-    return store.instance(row)  # type: ignore[no-any-return]
+    at = len(store.names)
+    _check_lockout(locked_out=bool(row[at]))
+    return store.instance(row), _voucher_of(row, at + 1)
 
 
 def _check_lockout(*, locked_out: bool) -> None:
@@ -505,25 +525,28 @@ def _wrong(store: Store, actor: Any, code: str, ip: str | None, *, field: str = 
 
 
 def _voucher_at(store: Store, code: str) -> Voucher | None:
-    """The voucher of `code` if it is the store's merchant's, in one query (`_voucher_sql`, read
-    with `core.rows.Columns`): its deal, order, holder and used store carry only what the
-    counter reads of them (their title, status, mobile and name; anything else is read when
-    asked for)."""
-    parts, sql = _voucher_sql()
+    """The voucher of `code` if it is the store's merchant's, in one query (`_voucher_sql`)."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [store.pk, code, store.merchant_id])
+        cursor.execute(_voucher_sql(), [store.pk, code, store.merchant_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    at = 0
+    return None if row is None else _voucher_of(row, 0)
+
+
+def _voucher_of(row: Any, at: int) -> Voucher | None:
+    """The voucher in ``row[at:]`` as `_voucher_select` reads it (None where there is none): its
+    deal, order, holder and used store carry only what the counter reads of them (their title,
+    status, mobile and name, read with `core.rows.Columns`; anything else is read when asked for)."""
     found = []
-    for columns in parts:
+    for columns in _voucher_columns():
         found.append(columns.instance(row, at))
         at += len(columns.names)
-    v, v.deal, v.order, v.user, used_store = found
+    v, v_deal, v_order, v_user, used_store = found
+    if v is None:
+        return None
+    v.deal, v.order, v.user = v_deal, v_order, v_user
     if used_store is not None:
         v.used_store = used_store
-    names_stores, names_store = row[at:]
+    names_stores, names_store = row[at : at + 2]
     v.accepted_here = bool(names_store or not names_stores)
     return v  # type: ignore[no-any-return]
 
@@ -537,21 +560,20 @@ def _accepts(voucher: Voucher, store: Store) -> bool:
     return bool(accepted)
 
 
-def _find(store: Store, *, actor: Any, code: str, ip: str | None) -> Voucher:
+def _find(store: Store, voucher: Voucher | None, *, actor: Any, code: str, ip: str | None) -> Voucher:
     """The attempt counted against the store's limit, a typo caught by the check digit, and the
-    voucher of the code; an unknown code counts towards the store's lockout (OWASP OAT-002)."""
+    voucher of the code (`code` normalised, `voucher` as `_counter` read it); an unknown code
+    counts towards the store's lockout (OWASP OAT-002)."""
     limit, window = getattr(settings, "VOUCHER_STORE_ATTEMPTS", STORE_ATTEMPTS)
     ratelimit.hit("voucher:store", str(store.pk), limit=limit, window=window)
-    normal = codes.normalise(code)
-    if not normal:
+    if not code:
         raise ValidationFailed.field("code", _("Enter the voucher code."), code="required")
-    if not codes.is_well_formed(normal):
+    if not codes.is_well_formed(code):
         raise ValidationFailed.field(
             "code", _("This code has a typo: check the digits and try again."), code="code_typo"
         )
-    voucher = _voucher_at(store, normal)
     if voucher is None:
-        raise _wrong(store, actor, normal, ip)
+        raise _wrong(store, actor, code, ip)
     return voucher
 
 
@@ -559,7 +581,9 @@ def voucher_lookup(*, actor: Any, code: str, store_id: int, ip: str | None = Non
     """What a code is for, before the clerk confirms. A typo is caught by the check digit;
     an unknown code counts towards the store's lockout (OWASP OAT-002). The voucher carries
     its deal's title (not the rest of the deal) and the name of the store that used it."""
-    return _find(_counter(actor=actor, store_id=store_id), actor=actor, code=code, ip=ip)
+    normal = codes.normalise(code)
+    store, voucher = _counter(actor=actor, store_id=store_id, code=normal)
+    return _find(store, voucher, actor=actor, code=normal, ip=ip)
 
 
 def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", ip: str | None = None) -> Voucher:
@@ -571,8 +595,9 @@ def voucher_verify(*, actor: Any, code: str, store_id: int, password: str = "", 
     state = 'issued'``, its log row and position, one statement): the second counter waits for
     the first's commit only, then moves nothing and is told why.
     """
-    store = _counter(actor=actor, store_id=store_id)
-    voucher = _find(store, actor=actor, code=code, ip=ip)
+    normal = codes.normalise(code)
+    store, found = _counter(actor=actor, store_id=store_id, code=normal)
+    voucher = _find(store, found, actor=actor, code=normal, ip=ip)
     if voucher.password and codes.normalise(password) != voucher.password:
         raise _wrong(store, actor, voucher.code, ip, field="password")
     _check_usable(voucher, store)

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import math
 import time
-import weakref
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
@@ -43,8 +41,6 @@ def hit(scope: str, ident: str, *, limit: int | None = None, window: int | None 
 
 # SET key 0 EX window NX, then INCR: one command (a script runs atomically), one round trip
 _COUNT_SCRIPT = "redis.call('SET', KEYS[1], 0, 'EX', ARGV[1], 'NX') return redis.call('INCR', KEYS[1])"
-# one Redis client per cache backend (Django's builds a new client object on every call)
-_clients: weakref.WeakKeyDictionary[RedisCache, Any] = weakref.WeakKeyDictionary()
 
 
 def _count(key: str, *, timeout: int) -> int:
@@ -54,21 +50,13 @@ def _count(key: str, *, timeout: int) -> int:
         # one round trip (SET NX EX and INCR in one script) instead of cache.add + cache.incr's
         # three (INCR on Django's Redis cache asks EXISTS first); the same key and value
         name = backend.make_and_validate_key(key)
-        return int(_client(backend).eval(_COUNT_SCRIPT, 1, name, timeout))
+        return int(backend._cache.get_client(name, write=True).eval(_COUNT_SCRIPT, 1, name, timeout))
     cache.add(key, 0, timeout=timeout)
     try:
         return int(cache.incr(key))
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=timeout)
         return 1
-
-
-def _client(backend: RedisCache) -> Any:
-    """The write client of `backend`, made once (its pool is made once per backend too)."""
-    client = _clients.get(backend)
-    if client is None:
-        client = _clients[backend] = backend._cache.get_client(write=True)
-    return client
 
 
 def reset(scope: str, ident: str) -> None:

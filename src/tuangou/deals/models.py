@@ -44,7 +44,7 @@ class DealQuerySet(models.QuerySet["Deal"]):
 
     def public(self) -> DealQuerySet:
         """What the storefront shows: on sale, or finished but still worth a look."""
-        return self.filter(status__in=(*Deal.ON_SALE, "closed"))
+        return self.filter(status__in=Deal.PUBLIC)
 
 
 class Deal(models.Model):
@@ -57,6 +57,7 @@ class Deal(models.Model):
     """
 
     ON_SALE = ("live", "tipped")
+    PUBLIC = (*ON_SALE, "closed")  # what the storefront shows: on sale, or finished but worth a look
 
     class Mode(models.TextChoices):
         SINGLE = "single", _("Group buy")

@@ -74,10 +74,6 @@ def deal_list_for(user: Any, *, status: str | None = None, merchant_id: int | No
     return _with_related(qs).order_by("-pk")
 
 
-# What Deal.objects.public() shows (a test compares the two for every status).
-_PUBLIC_STATUSES = (*Deal.ON_SALE, "closed")
-
-
 @dataclass(frozen=True)
 class _DealPage:
     """The deal page's statement and the columns of each model it selects, side by side."""
@@ -125,7 +121,7 @@ def _deal_public_sql() -> _DealPage:
         f" LEFT JOIN ({qn(links.db_table)} l JOIN {qn(s.db_table)} s ON s.{pk} = l.{col(links, 'store')}"
         f" JOIN {qn(m.db_table)} sm ON sm.{pk} = s.{col(s, 'merchant')})"
         f" ON p.{part} = 3 AND l.{col(links, 'deal')} = d.{pk}"
-        f" WHERE d.{pk} = %s AND d.{col(d, 'status')} IN ({', '.join(['%s'] * len(_PUBLIC_STATUSES))})"
+        f" WHERE d.{pk} = %s AND d.{col(d, 'status')} IN ({', '.join(['%s'] * len(Deal.PUBLIC))})"
         # Store's ordering ("merchant", "name") with the merchant's ("name"), as deal.stores.all() sorts.
         f" ORDER BY p.{part}, t.{col(t, 'threshold')}, t.{pk}, i.{col(media, 'position')}, i.{pk},"
         f" sm.{col(m, 'name')}, s.{col(s, 'name')}",
@@ -143,7 +139,7 @@ def deal_public(*, deal_id: int) -> Deal | None:
     running them, and under load each round trip to the database waits for it to be scheduled."""
     page = _deal_public_sql()
     with connection.cursor() as cursor:
-        cursor.execute(page.sql, [deal_id, *_PUBLIC_STATUSES])
+        cursor.execute(page.sql, [deal_id, *Deal.PUBLIC])
         found = cursor.fetchall()
     if not found:
         return None

@@ -552,10 +552,10 @@ def _voucher_of(row: Any, at: int) -> Voucher | None:
 
 
 def _accepts(voucher: Voucher, store: Store) -> bool:
-    """`Voucher.accepted_stores` as `_voucher_at` read it: the deal's stores, or every store of the
+    """`Voucher.accepted_stores` as `_voucher_of` read it: the deal's stores, or every store of the
     merchant when the deal names none (the store is the voucher's merchant's)."""
     accepted = getattr(voucher, "accepted_here", None)
-    if accepted is None:  # pragma: no cover - every voucher here comes from _voucher_at
+    if accepted is None:  # pragma: no cover - every voucher here comes from _voucher_of
         return voucher.accepted_stores().filter(pk=store.pk).exists()
     return bool(accepted)
 

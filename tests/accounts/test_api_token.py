@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from tests.statements import Statements
 from tuangou.accounts import services
 from tuangou.accounts.models import ApiToken
 from tuangou.accounts.roles import Role
@@ -13,20 +13,8 @@ from tuangou.accounts.roles import Role
 pytestmark = pytest.mark.django_db
 
 
-class _Queries:
-    """The SQL run inside the block (the test client's request_started resets connection.queries)."""
-
-    def __init__(self) -> None:
-        self.sql: list[str] = []
-
-    def __call__(self, execute, sql, params, many, context):
-        self.sql.append(sql)
-        return execute(sql, params, many, context)
-
-
 def _get(client, path, key):
-    queries = _Queries()
-    with connection.execute_wrapper(queries):
+    with Statements() as queries:
         response = client.get(path, HTTP_AUTHORIZATION=f"Bearer {key}")
     return response, queries.sql
 

@@ -48,3 +48,45 @@ def race(calls: Sequence[tuple[str, Callable[[], Any]]], *, slots: int = DB_SLOT
         t.join(timeout=120)
     print(f"\n{len(calls)} calls raced in {time.perf_counter() - started:.2f}s: {dict(outcomes)}")
     return outcomes
+
+
+def while_held(hold: Callable[[], Any], then: Callable[[], Any], *, waits: float = 1.0) -> dict[str, Any]:
+    """`hold` runs in a transaction of its own thread, which stays open while `then` starts in
+    another thread; `then` must still be waiting `waits` seconds later (blocked by what `hold`
+    took), then `hold` commits and both finish. Returns what each returned or raised:
+    ``{"hold": …, "then": …}`` (an AppError is returned, anything else raised again)."""
+    from django.db import connections, transaction
+
+    held, release = threading.Event(), threading.Event()
+    got: dict[str, Any] = {}
+
+    def run(name: str, call: Callable[[], Any], keep_open: bool) -> None:
+        try:
+            if keep_open:
+                with transaction.atomic():
+                    got[name] = call()
+                    held.set()
+                    release.wait(10)  # the transaction is still open
+            else:
+                got[name] = call()
+        except BaseException as exc:
+            got[name] = exc
+        finally:
+            held.set()  # also when `hold` failed: nothing is left to wait for
+            connections.close_all()
+
+    first = threading.Thread(target=run, args=("hold", hold, True))
+    first.start()
+    assert held.wait(10)
+    second = threading.Thread(target=run, args=("then", then, False))
+    second.start()
+    second.join(waits)
+    waited = second.is_alive()
+    release.set()
+    first.join(10)
+    second.join(10)
+    for outcome in got.values():
+        if isinstance(outcome, BaseException) and not isinstance(outcome, AppError):
+            raise outcome
+    assert waited, "the second call did not wait for the first one's transaction"
+    return got

@@ -1,29 +1,10 @@
 """SiteSettings.current(): read once per process for a short while, an edit visible at once."""
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
+from tests.statements import Statements
 from tuangou.core.models import SiteSettings
-
-
-class _Queries:
-    def __init__(self) -> None:
-        self.sql: list[str] = []
-
-    def __call__(self, execute, sql, params, many, context):
-        self.sql.append(sql)
-        return execute(sql, params, many, context)
-
-    def __enter__(self) -> "_Queries":
-        self._wrapper = connection.execute_wrapper(self)
-        self._wrapper.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
-
-    def on_site_settings(self) -> list[str]:
-        return [sql for sql in self.sql if SiteSettings._meta.db_table in sql]
 
 
 @pytest.fixture
@@ -36,10 +17,10 @@ def fresh():
 @pytest.mark.django_db(transaction=True)
 def test_read_once_then_kept_and_an_edit_is_visible_at_once(fresh):
     SiteSettings.current()
-    with _Queries() as queries:
+    with Statements() as queries:
         assert SiteSettings.current().name == "團購"
         assert SiteSettings.current().name == "團購"
-    assert queries.on_site_settings() == []
+    assert queries.on(SiteSettings._meta.db_table) == []
 
     site = SiteSettings.current()
     site.name = "好團"
@@ -53,9 +34,9 @@ def test_read_once_then_kept_and_an_edit_is_visible_at_once(fresh):
         site.save()
         assert SiteSettings.current().icp_number == "滬ICP備1號"
     assert SiteSettings.current().icp_number == "滬ICP備1號"
-    with _Queries() as queries:
+    with Statements() as queries:
         SiteSettings.current()
-    assert queries.on_site_settings() == []
+    assert queries.on(SiteSettings._meta.db_table) == []
 
 
 @pytest.mark.django_db(transaction=True)
@@ -85,10 +66,10 @@ def test_kept_for_cache_seconds_then_read_again(fresh, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 def test_a_page_render_reads_no_settings_once_kept(fresh, client):
     client.get("/")
-    with _Queries() as queries:
+    with Statements() as queries:
         response = client.get("/")
     assert response.status_code == 200
-    assert queries.on_site_settings() == []
+    assert queries.on(SiteSettings._meta.db_table) == []
     site = SiteSettings.current()
     site.icp_number = "滬ICP備12345678號-1"
     site.save()

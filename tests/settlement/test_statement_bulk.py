@@ -6,16 +6,16 @@ statement, the ledger per order, and the vouchers marked ``settled`` after the d
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.concurrency.race import while_held
 from tests.vouchers.conftest import Shop
 from tuangou.core.errors import Conflict
 from tuangou.deals.models import Deal
@@ -202,38 +202,11 @@ def test_an_undo_waits_for_a_drafting_in_progress_and_is_refused(tipped: Callabl
     _verify_all(shop)
     voucher = Voucher.objects.get(state="used")
     start, end = _month()
-    drafted, undo_result = threading.Event(), {}
-    release = threading.Event()
-
-    def draft() -> None:
-        try:
-            with transaction.atomic():
-                services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end)
-                drafted.set()
-                release.wait(10)  # the drafting's transaction is still open
-        finally:
-            connections.close_all()
-
-    def undo() -> None:
-        try:
-            vouchers.voucher_undo(actor=shop.clerk, voucher_id=voucher.pk, reason="wrong guest")
-            undo_result["code"] = "undone"
-        except Conflict as exc:
-            undo_result["code"] = exc.code
-        finally:
-            connections.close_all()
-
-    t1 = threading.Thread(target=draft)
-    t1.start()
-    assert drafted.wait(10)
-    t2 = threading.Thread(target=undo)
-    t2.start()
-    t2.join(1.0)
-    assert t2.is_alive()  # waiting for the drafting's lock on the merchant
-    release.set()
-    t1.join(10)
-    t2.join(10)
-    assert undo_result["code"] == "voucher_settled"
+    got = while_held(
+        lambda: services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end),
+        lambda: vouchers.voucher_undo(actor=shop.clerk, voucher_id=voucher.pk, reason="wrong guest"),
+    )  # the undo waits for the drafting's lock on the merchant
+    assert isinstance(got["then"], Conflict) and got["then"].code == "voucher_settled"
     voucher.refresh_from_db()
     assert voucher.state in ("used", "settled")
     assert Statement.objects.get(merchant=shop.merchant).units == 1
@@ -247,37 +220,11 @@ def test_a_drafting_waits_for_a_verification_in_flight_and_counts_it(tipped: Cal
     tipped([1])
     voucher = Voucher.objects.get(state="issued")
     start, end = _month()
-    verified, release = threading.Event(), threading.Event()
-    got: dict[str, Any] = {}
-
-    def verify() -> None:
-        try:
-            with transaction.atomic():
-                vouchers.voucher_verify(actor=shop.clerk, code=voucher.code, store_id=shop.store.pk)
-                verified.set()
-                release.wait(10)  # the verification's transaction is still open
-        finally:
-            connections.close_all()
-
-    def draft() -> None:
-        try:
-            got["statement"] = services.statement_generate(
-                merchant_id=shop.merchant.pk, period_start=start, period_end=end
-            )
-        finally:
-            connections.close_all()
-
-    t1 = threading.Thread(target=verify)
-    t1.start()
-    assert verified.wait(10)
-    t2 = threading.Thread(target=draft)
-    t2.start()
-    t2.join(1.0)
-    assert t2.is_alive()  # waiting for the verification in flight
-    release.set()
-    t1.join(10)
-    t2.join(10)
-    statement = got["statement"]
+    got = while_held(
+        lambda: vouchers.voucher_verify(actor=shop.clerk, code=voucher.code, store_id=shop.store.pk),
+        lambda: services.statement_generate(merchant_id=shop.merchant.pk, period_start=start, period_end=end),
+    )  # the drafting waits for the verification in flight
+    statement = got["then"]
     voucher.refresh_from_db()
     assert voucher.used_at is not None and statement.since <= voucher.used_at < statement.cut_off
     assert statement.units == 1

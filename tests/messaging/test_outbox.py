@@ -199,3 +199,39 @@ def test_a_delivery_stores_what_it_changed_and_keeps_the_queued_text(flaky: type
     # sent is sent: another run of the job changes nothing
     services.message_deliver(message_id=message.pk)
     assert OutboxMessage.objects.get(pk=message.pk).attempts == 2 and flaky.sent == ["13800000007"]
+
+
+def test_a_delivery_is_one_locked_read_and_one_update_of_its_columns(flaky: type[Flaky]) -> None:
+    """The message is read under its row lock (``FOR UPDATE`` where the database has it) and
+    written back with one ``UPDATE`` of the delivery's columns; a sent one is only read."""
+    from tests.statements import Statements
+
+    message = _queued(1)[0]
+    table = OutboxMessage._meta.db_table
+    with Statements() as seen:
+        services.message_deliver(message_id=message.pk)
+    read, write = seen.on(table)
+    assert read.startswith("SELECT") and read.endswith("FOR UPDATE") == connection.features.has_select_for_update
+    assert write.startswith("UPDATE")
+    for column in ("to", "body", "params", "template", "created_at"):
+        assert f'"{column}" =' not in write
+    for column in services._DELIVERY_FIELDS:
+        assert f'"{column}" = %s' in write
+    with Statements() as again:
+        services.message_deliver(message_id=message.pk)
+    assert [sql.split()[0] for sql in again.on(table)] == ["SELECT"]
+    assert flaky.sent == ["13800000000"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_deliveries_of_one_message_send_it_once(flaky: type[Flaky]) -> None:
+    """Ten runners of the same job at the same moment (at-least-once delivery): the row lock
+    makes them take turns, one sends, the others find it sent."""
+    from tests.concurrency.race import race
+
+    message = _queued(1)[0]
+    outcomes = race([("", lambda: services.message_deliver(message_id=message.pk)) for _ in range(10)])
+    assert outcomes == {"ok": 10}
+    stored = OutboxMessage.objects.get(pk=message.pk)
+    assert (stored.status, stored.attempts, flaky.sent) == ("sent", 1, ["13800000000"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone, translation
 
 from tuangou.core import jobs
 from tuangou.core.bulk import insert_one, insert_rows
 from tuangou.core.models import SiteSettings
+from tuangou.core.rows import Columns
 from tuangou.messaging import templates
 from tuangou.messaging.models import OutboxMessage
 from tuangou.messaging.providers import get_provider
@@ -71,17 +73,36 @@ _OUTBOX_COLUMNS = ("to", "template", "params", "body", "language", "sensitive")
 _DELIVERY_FIELDS = ("attempts", "provider", "provider_ref", "status", "sent_at", "last_error")
 
 
+@functools.cache
+def _delivery_sql() -> tuple[Columns, str, list[models.Field[Any, Any]], str]:
+    """The message read under its row lock (``SELECT … FOR UPDATE`` where the database has it,
+    as ``select_for_update().get()`` reads it) and the ``UPDATE`` of what a delivery attempt
+    changes (as ``save(update_fields=_DELIVERY_FIELDS)`` writes it): plain statements, built
+    once per process (ADR 0003 addendum: the ORM composing them was most of a delivery's CPU)."""
+    meta = OutboxMessage._meta
+    q = connection.ops.quote_name
+    columns = Columns.of(OutboxMessage, "m")
+    key = q(str(meta.pk.column))
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    select = f"SELECT {columns.sql} FROM {q(meta.db_table)} m WHERE m.{key} = %s{lock}"  # noqa: S608
+    fields = [f for f in meta.concrete_fields if f.name in _DELIVERY_FIELDS]
+    sets = ", ".join(f"{q(str(f.column))} = %s" for f in fields)
+    return columns, select, fields, f"UPDATE {q(meta.db_table)} SET {sets} WHERE {key} = %s"  # noqa: S608
+
+
 def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
     """Send one queued message: (the message, the provider's failure while attempts remain).
     The message is None when there is no such row."""
     failure: Exception | None = None
+    columns, select, fields, update = _delivery_sql()
     with transaction.atomic():
         # The row lock makes two runners of the same job take turns; the second finds it sent.
-        # `get` reads the one row without the model's ordering (`first` would sort by it).
-        try:
-            message = OutboxMessage.objects.select_for_update().get(pk=message_id)
-        except OutboxMessage.DoesNotExist:
+        with connection.cursor() as cursor:
+            cursor.execute(select, [message_id])
+            row = cursor.fetchone()
+        if row is None:
             return None, None
+        message: OutboxMessage = columns.instance(row)
         if message.status != OutboxMessage.Status.QUEUED:
             return message, None
         provider = get_provider()
@@ -100,7 +121,9 @@ def _deliver(message_id: int) -> tuple[OutboxMessage | None, Exception | None]:
             message.sent_at = timezone.now()
             message.last_error = ""
         # only what a delivery attempt changes (the rest is as queued, under the row lock)
-        message.save(update_fields=_DELIVERY_FIELDS)
+        params = [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(update, [*params, message.pk])
     if failure is not None and message.status == OutboxMessage.Status.QUEUED:
         return message, failure
     return message, None

@@ -19,7 +19,8 @@ from ninja import File, Form, Header, Query, Router, Schema, Status, UploadedFil
 from ninja.responses import NinjaJSONEncoder
 from pydantic import Field
 
-from tuangou.api.base import session_or_token
+from tuangou.accounts.services import Alongside
+from tuangou.api.base import BrowserSession, TokenAuth, alongside_rows, session_or_token
 from tuangou.api.orders import OrderOut, order_out
 from tuangou.api.schemas import ERRORS, ErrorOut, Money
 from tuangou.core import microcache
@@ -446,7 +447,25 @@ def deal_reject(request: HttpRequest, deal_id: int, payload: RejectIn) -> DealOu
     return deal_out(_public_or_managed(request, deal_id), detail=True)
 
 
-@router.post("/deals/{deal_id}/orders", response={201: OrderOut, **ERRORS}, summary="Join a deal (creates an order)")
+def _join_read(request: HttpRequest) -> Alongside | None:
+    """A join's read of the deal and the member's Idempotency-Key, made with the bearer token."""
+    match = request.resolver_match
+    key = request.headers.get("Idempotency-Key") or None
+    if match is None or (key is not None and len(key) > 100):
+        return None  # a key the join refuses anyway: no read
+    try:
+        deal_id = int(match.kwargs["deal_id"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return order_services.join_alongside(deal_id, key)
+
+
+@router.post(
+    "/deals/{deal_id}/orders",
+    auth=[TokenAuth(alongside=_join_read), BrowserSession()],
+    response={201: OrderOut, **ERRORS},
+    summary="Join a deal (creates an order)",
+)
 def deal_join(
     request: HttpRequest,
     deal_id: int,
@@ -454,7 +473,11 @@ def deal_join(
     idempotency_key: str | None = IDEMPOTENCY,
 ) -> Status:
     order = order_services.deal_join(
-        actor=request.user, deal_id=deal_id, quantity=payload.quantity, idempotency_key=idempotency_key
+        actor=request.user,
+        deal_id=deal_id,
+        quantity=payload.quantity,
+        idempotency_key=idempotency_key,
+        read=alongside_rows(request),
     )
     return Status(201, order_out(order))
 

@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
 
+from tuangou.accounts.services import Alongside
 from tuangou.core import events
 from tuangou.core.audit import audit
 from tuangou.core.bulk import insert_one
@@ -56,6 +57,7 @@ from tuangou.orders.models import DealBuyer, IdempotencyKey, Order
 from tuangou.orders.process import ORDER
 
 PAID_STATES = ("paid", "refunded", "completed")
+JoinRows = tuple[Alongside, list[tuple[Any, ...]], int]  # a join's read made with the token (`deal_join`)
 
 
 def _order_number(now: dt.datetime) -> str:
@@ -91,18 +93,23 @@ _DEAL_READ = (
 
 
 @functools.cache
-def _deal_read() -> tuple[str, Columns, Columns]:
-    deal = Columns.of(Deal, "d", _DEAL_READ)
-    tier = Columns.of(DealTier, "t")
+def _deal_read() -> tuple[str, str, str, Columns, Columns]:
+    """A join's read (see `_read`): its select list, its joins from the deal (the member's key
+    on the user id, a parameter), and the same joins from any row (`join_alongside`: the deal's
+    id a parameter and the member's key on the bearer token's user, ``u.id``)."""
+    deal = Columns.of(Deal, "jd", _DEAL_READ)
+    tier = Columns.of(DealTier, "jt")
     key, tiers = IdempotencyKey._meta, DealTier._meta
+    columns = f"{deal.sql}, {tier.sql}, jk.{_q('fingerprint')}, jk.{_q('order_id')}"
+    tiers_join = f"LEFT JOIN {_q(tiers.db_table)} jt ON jt.{_q('deal_id')} = jd.{_q('id')}"
+    key_join = f"LEFT JOIN {_q(key.db_table)} jk ON jk.{_q('user_id')} = {{user}} AND jk.{_q('key')} = %s"
     sql = (
-        f"SELECT {deal.sql}, {tier.sql}, k.{_q('fingerprint')}, k.{_q('order_id')} "  # noqa: S608
-        f"FROM {_q(Deal._meta.db_table)} d "
-        f"LEFT JOIN {_q(tiers.db_table)} t ON t.{_q('deal_id')} = d.{_q('id')} "
-        f"LEFT JOIN {_q(key.db_table)} k ON k.{_q('user_id')} = %s AND k.{_q('key')} = %s "
-        f"WHERE d.{_q('id')} = %s"
+        f"SELECT {columns} FROM {_q(Deal._meta.db_table)} jd {tiers_join} "  # noqa: S608
+        f"{key_join.format(user='%s')} WHERE jd.{_q('id')} = %s"
     )
-    return sql, deal, tier
+    deal_join = f"LEFT JOIN {_q(Deal._meta.db_table)} jd ON jd.{_q('id')} = %s"
+    alongside = f"{deal_join} {tiers_join} {key_join.format(user='u.' + _q('id'))}"
+    return sql, columns, alongside, deal, tier
 
 
 @dataclass(frozen=True)
@@ -114,18 +121,29 @@ class _Read:
     key: tuple[str, int | None] | None
 
 
+def join_alongside(deal_id: int, key: str | None) -> Alongside:
+    """A join's read (`_read`), to ride on the bearer token's statement
+    (`accounts.services.api_token_user_with`): the API reads the token, the deal and the
+    member's key in one round trip and hands the rows to `deal_join` (``read=``)."""
+    _sql, columns, joins, _deal, _tier = _deal_read()
+    return Alongside(columns, joins, (deal_id, key))
+
+
 def _read(deal_id: int, user: Any, key: str | None) -> _Read:
-    sql, deal_columns, tier_columns = _deal_read()
+    sql = _deal_read()[0]
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, key, deal_id])
-        rows = cursor.fetchall()
-    if not rows:
+        return _found(cursor.fetchall())
+
+
+def _found(rows: list[tuple[Any, ...]]) -> _Read:
+    """The deal (None: no such deal), its tiers and the key of a join's read, from its rows."""
+    _sql, _columns, _joins, deal_columns, tier_columns = _deal_read()
+    if not rows or (deal := deal_columns.instance(rows[0], 0)) is None:
         return _Read(None, None)
-    first = rows[0]
-    deal = deal_columns.instance(first, 0)
     tiers_at = len(deal_columns.names)
     deal.keep_tiers([t for t in (tier_columns.instance(row, tiers_at) for row in rows) if t is not None])
-    fingerprint, order_id = first[tiers_at + len(tier_columns.names) :]
+    fingerprint, order_id = rows[0][tiers_at + len(tier_columns.names) :]
     return _Read(deal, None if fingerprint is None else (fingerprint, order_id))
 
 
@@ -377,9 +395,15 @@ def _place(
     return order
 
 
-def _deal_for_join(deal_id: int, actor: Any, key: str | None, fingerprint: str) -> tuple[Deal, Order | None]:
-    """The deal on offer and, for a repeated Idempotency-Key, the order it already made."""
-    found = _read(deal_id, actor, key)
+def _deal_for_join(
+    deal_id: int, actor: Any, key: str | None, fingerprint: str, read: JoinRows | None = None
+) -> tuple[Deal, Order | None]:
+    """The deal on offer and, for a repeated Idempotency-Key, the order it already made: read
+    now, or the rows `read` holds if they were read for this deal, member and key."""
+    if read is not None and read[0] == join_alongside(deal_id, key) and read[2] == actor.pk:
+        found = _found(read[1])
+    else:
+        found = _read(deal_id, actor, key)
     if found.deal is None:
         _replay(actor, key, fingerprint)  # a key used for another request is still a 409
         raise NotFound()
@@ -391,7 +415,9 @@ def _deal_for_join(deal_id: int, actor: Any, key: str | None, fingerprint: str) 
     return found.deal, None
 
 
-def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str | None = None) -> Order:
+def deal_join(
+    *, actor: Any, deal_id: int, quantity: Any, idempotency_key: str | None = None, read: JoinRows | None = None
+) -> Order:
     """Join a deal for `quantity` units: an order that holds the stock until it is paid or expires.
 
     Two buyers can never both get the last unit (guarded UPDATE; the row lock serialises them);
@@ -401,13 +427,15 @@ def deal_join(*, actor: Any, deal_id: int, quantity: Any, idempotency_key: str |
     One read before the transaction (the deal, its tiers, the key and its order): a repeated
     request gets its order, and a deal with nothing left is refused on the counters just read —
     the guarded UPDATE would refuse it on the same counters; stock given back afterwards (an
-    expiry, a cancel) serves the requests that come after.
+    expiry, a cancel) serves the requests that come after. `read`: that read, already made with
+    the bearer token (`join_alongside`; the alongside, its rows, the token's user id); used only
+    if it was made for this deal, key and actor.
     """
     require_login(actor)
     key = _check_key(idempotency_key)
     qty = _check_quantity(quantity)
     fingerprint = _fingerprint(action="join", deal=deal_id, quantity=qty)
-    deal, earlier = _deal_for_join(deal_id, actor, key, fingerprint)
+    deal, earlier = _deal_for_join(deal_id, actor, key, fingerprint, read)
     if earlier is not None:
         return earlier
     if deal.is_team:

@@ -1,5 +1,6 @@
 """Jobs run after commit, in every mode, through the same `enqueue` call."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -75,12 +76,10 @@ def test_beat_schedule_comes_from_the_registry():
         jobs._registry.pop("test.every_minute", None)
 
 
-@pytest.mark.postgres
-@pytest.mark.redis
-@pytest.mark.django_db(transaction=True)
-def test_celery_worker_runs_the_job(settings, tmp_path):
-    """Scaled mode for real: a Celery worker process on the Redis broker delivers the message."""
-    settings.JOBS_MODE = "celery"
+@contextlib.contextmanager
+def _celery_worker(tmp_path, **env):
+    """A Celery worker process (one pool process) on the Redis broker and this test's
+    PostgreSQL database; `env` adds to its environment. Yields the text of its log."""
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     env = {
@@ -88,6 +87,7 @@ def test_celery_worker_runs_the_job(settings, tmp_path):
         "DJANGO_SETTINGS_MODULE": "tuangou.config.settings.test",
         "DATABASE_URL": url,
         "JOBS_MODE": "celery",
+        **env,
     }
     worker = subprocess.Popen(
         [sys.executable, "-m", "tuangou.cli", "worker", "--concurrency", "1", "--loglevel", "WARNING"],
@@ -96,12 +96,49 @@ def test_celery_worker_runs_the_job(settings, tmp_path):
         stderr=subprocess.STDOUT,
     )
     try:
-        message = message_send(to="13800000004", template="otp_login", params={"code": "1", "minutes": 5})
-        sent = _wait_sent(message.pk, seconds=60)
-        assert sent.status == "sent", (tmp_path / "worker.log").read_text()[-2000:]
+        yield lambda: (tmp_path / "worker.log").read_text()[-2000:]
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_celery_worker_runs_the_job(settings, tmp_path):
+    """Scaled mode for real: a Celery worker process on the Redis broker delivers the message."""
+    settings.JOBS_MODE = "celery"
+    with _celery_worker(tmp_path) as log:
+        message = message_send(to="13800000004", template="otp_login", params={"code": "1", "minutes": 5})
+        sent = _wait_sent(message.pk, seconds=60)
+        assert sent.status == "sent", log()
+
+
+def _sessions():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_celery_worker_delivers_many_messages_on_one_connection(settings, tmp_path):
+    """Once the worker's pool process has connected, further deliveries open no new PostgreSQL
+    session (Celery's Django fixup alone closed the connection around every task; ADR 0003)."""
+    settings.JOBS_MODE = "celery"
+    # the shipped settings (the test settings keep no connection: CONN_MAX_AGE 0)
+    shipped = {"DJANGO_SETTINGS_MODULE": "tuangou.config.settings.local", "TUANGOU_VAR_DIR": str(tmp_path)}
+    with _celery_worker(tmp_path, DB_CONN_MAX_AGE="60", **shipped) as log:
+        first = message_send(to="13800000005", template="otp_login", params={"code": "1", "minutes": 5})
+        assert _wait_sent(first.pk, seconds=60).status == "sent", log()
+        before = _sessions()
+        more = [
+            message_send(to=f"1380000001{i}", template="otp_login", params={"code": "1", "minutes": 5})
+            for i in range(5)
+        ]
+        assert all(_wait_sent(m.pk).status == "sent" for m in more), log()
+        assert _sessions() - before == 0
 
 
 @pytest.mark.redis

@@ -74,14 +74,20 @@ def test_200_threads_50_units_with_redis_gate(make_user, operator, settings, mon
     gate.reset(deal.pk)
     reached_db = Counter[str]()
     count_lock = threading.Lock()
-    real_reserve = order_services._reserve_stock
+    real_reserve, real_statement = order_services._reserve_stock, order_services._join_statement
 
     def counting_reserve(d: Deal, q: int) -> None:
         with count_lock:
             reached_db["n"] += 1
         real_reserve(d, q)
 
+    def counting_statement(*args: Any) -> Any:  # the join in one statement (PostgreSQL), ending with the UPDATE
+        with count_lock:
+            reached_db["n"] += 1
+        return real_statement(*args)
+
     monkeypatch.setattr(order_services, "_reserve_stock", counting_reserve)
+    monkeypatch.setattr(order_services, "_join_statement", counting_statement)
     try:
         outcomes = _race(deal, users)
     finally:

@@ -23,7 +23,21 @@ def audit(
     (`core.bulk.insert_one`: the rows are only ever added, and the model's save would add
     nothing but its cost, about a third of a millisecond, on every verification at the counter,
     every payment …)."""
-    row = AuditLog(
+    row = audit_row(action, actor=actor, obj=obj, ip=ip, **data)
+    insert_one(row)
+    return row
+
+
+def audit_row(
+    action: str,
+    *,
+    actor: Any = None,
+    obj: models.Model | None = None,
+    ip: str | None = None,
+    **data: Any,
+) -> AuditLog:
+    """The row `audit` adds, not yet written (for a statement that writes it with others)."""
+    return AuditLog(
         at=timezone.now(),
         actor=actor if getattr(actor, "is_authenticated", False) else None,
         action=action,
@@ -34,5 +48,3 @@ def audit(
             k: (str(v) if not isinstance(v, (int, float, bool, type(None), list, dict)) else v) for k, v in data.items()
         },
     )
-    insert_one(row)
-    return row

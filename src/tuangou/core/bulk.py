@@ -117,17 +117,25 @@ def insert_one(obj: models.Model) -> None:
     row starts at its process's start). None of the rest of ``save()``: no ``post_save``, no
     parent tables, no update of an existing row. About a third less CPU than ``save()`` for the
     rows written on every request (ADR 0016, 0017)."""
+    alias, _fields, sql, params = insert_values(obj)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = alias
+
+
+def insert_values(obj: models.Model) -> tuple[str, list[models.Field[Any, Any]], str, list[Any]]:
+    """What `insert_one` writes for `obj`, without writing it: the database alias, the fields
+    (every concrete field but the key), the ``INSERT … RETURNING`` and the fields' values as
+    ``save()`` prepares them, after the ``pre_save`` signal. For a statement that writes the row
+    as one part of more (a data-modifying ``WITH``, `orders.services`)."""
     model = type(obj)
     alias = router.db_for_write(model, instance=obj)
     conn = connections[alias]
     signals.pre_save.send(sender=model, instance=obj, raw=False, using=alias, update_fields=None)
     fields, sql = _insert_sql(model, alias)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
-    with conn.cursor() as cursor:
-        cursor.execute(sql, params)
-        obj.pk = cursor.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = alias
+    return alias, fields, sql, [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
 
 
 @functools.cache

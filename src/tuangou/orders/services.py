@@ -12,7 +12,11 @@ The chain of a join (each step small and named, OrderCreator-style):
    quota with a guarded upsert (``reserved + paid + n <= limit``), create the order, point the
    key at it and write the audit row, and only then reserve stock with a guarded UPDATE
    (``reserved_units + sold_units + n <= stock``) and commit. Any refusal rolls all of it back,
-   the key included.
+   the key included. On PostgreSQL a plain join (no team) asks the gate first and then makes
+   these writes, in this order, as one statement on its own (data-modifying ``WITH`` parts, each
+   after the one before succeeded; a refusal raises in the database and the statement leaves
+   nothing): the deal's row is locked from its UPDATE to the end of that statement, with no
+   round trip and no Python in between (ADR 0017 addendum).
 
 Rows are locked in one order everywhere — (Idempotency-Key,) order, member row (DealBuyer), deal,
 team — so two buyers, or a buyer and a payment, a cancel or the clock, never deadlock (the deals
@@ -28,6 +32,7 @@ orders until they expire and give it back.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -37,14 +42,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, Model
 from django.utils.translation import gettext as _
 
 from tuangou.accounts.services import Alongside
 from tuangou.core import events
-from tuangou.core.audit import audit
-from tuangou.core.bulk import insert_one
+from tuangou.core.audit import audit, audit_row
+from tuangou.core.bulk import insert_one, insert_values
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.ownership import require_login
 from tuangou.core.rows import Columns
@@ -269,13 +274,20 @@ def _reserve_stock(deal: Deal, quantity: int) -> None:
         cursor.execute(_stock_sql(), [quantity, deal.pk, *Deal.ON_SALE, quantity])
         taken = cursor.rowcount
     if not taken:
-        fresh = Deal.objects.filter(pk=deal.pk).values_list("stock", "sold_units", "reserved_units", "status").first()
-        if fresh is None or fresh[3] not in Deal.ON_SALE:
-            raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
-        left = max(0, fresh[0] - fresh[1] - fresh[2])
-        if left == 0:
-            raise Conflict(_("Sold out."), code="sold_out")
-        raise ValidationFailed.field("quantity", _("Only %(n)d left.") % {"n": left}, code="not_enough_stock")
+        _refuse_stock(deal, quantity)
+
+
+def _refuse_stock(deal: Deal, quantity: int) -> None:
+    """Why the guarded stock UPDATE refused (read afresh): not on sale, sold out, or fewer left.
+    Units given back since (a cancel, an expiry) do not make it "only n left" for n ≥ quantity:
+    it was sold out when it refused."""
+    fresh = Deal.objects.filter(pk=deal.pk).values_list("stock", "sold_units", "reserved_units", "status").first()
+    if fresh is None or fresh[3] not in Deal.ON_SALE:
+        raise Conflict(_("This deal is not on sale."), code="deal_not_on_sale")
+    left = max(0, fresh[0] - fresh[1] - fresh[2])
+    if left == 0 or left >= quantity:
+        raise Conflict(_("Sold out."), code="sold_out")
+    raise ValidationFailed.field("quantity", _("Only %(n)d left.") % {"n": left}, code="not_enough_stock")
 
 
 @functools.cache
@@ -315,11 +327,11 @@ def _take_seat(team: Team) -> None:
         raise Conflict(_("This team is full or closed."), code="team_full")
 
 
-def _create_order(
+def _new_order(
     *, actor: Any, deal: Deal, team: Team | None, is_leader: bool, quantity: int, unit_price: Any, now: dt.datetime
 ) -> Order:
     # A new order starts at its process's start (the field's default); nothing else moves it.
-    order = Order(
+    return Order(
         number=_order_number(now),
         user=actor,
         deal=deal,
@@ -330,7 +342,205 @@ def _create_order(
         amount=unit_price * quantity,
         expires_at=now + dt.timedelta(minutes=settings.ORDERS_PAYMENT_MINUTES),
     )
+
+
+def _create_order(
+    *, actor: Any, deal: Deal, team: Team | None, is_leader: bool, quantity: int, unit_price: Any, now: dt.datetime
+) -> Order:
+    order = _new_order(
+        actor=actor, deal=deal, team=team, is_leader=is_leader, quantity=quantity, unit_price=unit_price, now=now
+    )
     insert_one(order)
+    return order
+
+
+# --------------------------------------------------------------------------------------------
+# A join in one statement (PostgreSQL): the writes of `_place` as data-modifying WITH parts, in
+# the same order, run on their own (autocommit) so that the statement is the transaction. The
+# deal's row is locked from its UPDATE to the end of that statement: no Python and no round trip
+# while it is held (ADR 0017 addendum). A guard that fails raises in the database
+# (`orders_join_refused`, migration 0003), so nothing of the statement stays.
+
+_REFUSED = "orders_join_refused:"
+
+
+def _pg_cast(field: Any) -> str:
+    """A parameter's type in an ``INSERT … SELECT`` (not inferred from the column there); text
+    for text columns, so that a value too long still fails as it would in ``VALUES``."""
+    if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
+        return "text"
+    return str(field.rel_db_type(connection) if field.is_relation else field.db_type(connection))
+
+
+def _insert_select(obj: Model, source: str, given: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
+    """``INSERT`` of the new `obj` (its values as `insert_one` prepares them) as a ``SELECT … FROM
+    source``: one row for each row of `source`, none if it has none. `given`: (column, SQL) for
+    some columns (the key, a column from `source`) instead of the object's value."""
+    _alias, _fields, _sql, values = insert_values(obj)
+    sql, taken = _insert_select_sql(type(obj), source, given)
+    return sql, [values[i] for i in taken]
+
+
+@functools.cache
+def _insert_select_sql(model: type[Model], source: str, given: tuple[tuple[str, str], ...]) -> tuple[str, list[int]]:
+    """`_insert_select`'s statement, and the indexes of the values it takes (of `insert_values`)."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]  # as `insert_values` gives them
+    named = dict(given)
+    names = [_q(column) for column in named]
+    exprs = list(named.values())
+    taken = []
+    for i, field in enumerate(fields):
+        if field.column in named:
+            continue
+        names.append(_q(str(field.column)))
+        exprs.append(f"%s::{_pg_cast(field)}")
+        taken.append(i)
+    meta = model._meta
+    sql = (
+        f"INSERT INTO {_q(meta.db_table)} ({', '.join(names)}) SELECT {', '.join(exprs)} "  # noqa: S608
+        f"FROM {source} RETURNING {_q(str(meta.pk.column))}"
+    )
+    return sql, taken
+
+
+@functools.cache
+def _join_statement_parts(keyed: bool) -> tuple[str, str, str, str]:
+    """The fixed parts of a join's statement: the key claimed (with the new order's id drawn
+    from its sequence) or the id alone, the member's quota, the stock, the answer."""
+    order_seq = f"nextval(pg_get_serial_sequence('{Order._meta.db_table}', 'id'))"
+    if keyed:
+        key = IdempotencyKey._meta
+        claimed = (
+            f"INSERT INTO {_q(key.db_table)} ({_q('user_id')}, {_q('key')}, {_q('scope')}, {_q('fingerprint')}, "
+            f"{_q('created_at')}, {_q('order_id')}) SELECT %s::bigint, %s::text, %s::text, %s::text, "
+            f"%s::timestamptz, {order_seq} ON CONFLICT ({_q('user_id')}, {_q('key')}) DO NOTHING "
+            f"RETURNING {_q('order_id')} AS id"
+        )
+    else:
+        claimed = f"SELECT {order_seq} AS id"
+    table, reserved, paid = _q(DealBuyer._meta.db_table), _q("reserved_units"), _q("paid_units")
+    quota = (
+        f"INSERT INTO {table} ({_q('deal_id')}, {_q('user_id')}, {reserved}, {paid}) "  # noqa: S608
+        f"SELECT %s::bigint, %s::bigint, %s::integer, 0 FROM claimed "
+        f"ON CONFLICT ({_q('deal_id')}, {_q('user_id')}) DO UPDATE SET {reserved} = {table}.{reserved} + %s::integer "
+        f"WHERE {table}.{reserved} + {table}.{paid} + %s::integer <= %s::integer RETURNING {_q('id')}"
+    )
+    deal_reserved, on_sale = _q("reserved_units"), ", ".join(["%s::text"] * len(Deal.ON_SALE))
+    stock = (
+        f"UPDATE {_q(Deal._meta.db_table)} SET {deal_reserved} = {deal_reserved} + %s::integer "  # noqa: S608
+        f"WHERE {_q('id')} = %s::bigint AND {_q('status')} IN ({on_sale}) "
+        f"AND {deal_reserved} <= {_q('stock')} - {_q('sold_units')} - %s::integer "
+        f"AND EXISTS (SELECT 1 FROM audited) RETURNING {_q('id')}"
+    )
+    answer = (
+        "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM claimed) THEN NULL "
+        "WHEN NOT EXISTS (SELECT 1 FROM quota) THEN orders_join_refused('over_limit') "
+        "WHEN NOT EXISTS (SELECT 1 FROM stock) THEN orders_join_refused('stock') "
+        "ELSE (SELECT id FROM placed) END"
+    )
+    return claimed, quota, stock, answer
+
+
+def _join_statement(
+    actor: Any, deal: Deal, quantity: int, unit_price: Any, key: str | None, fingerprint: str, now: dt.datetime
+) -> tuple[str, list[Any], Order]:
+    """A join's writes in one statement: the key claimed, the member's quota, the order, the
+    audit row and last the deal's stock, each part after the one before it succeeded; the
+    answer is the order's id, NULL when the key was already claimed (nothing written)."""
+    claimed, quota, stock, answer = _join_statement_parts(key is not None)
+    order = _new_order(
+        actor=actor, deal=deal, team=None, is_leader=False, quantity=quantity, unit_price=unit_price, now=now
+    )
+    placed, placed_params = _insert_select(order, "claimed, quota", (("id", "claimed.id"),))
+    row = audit_row("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
+    audited, audited_params = _insert_select(row, "placed", (("object_id", "placed.id::text"),))
+    claimed_params = [actor.pk, key, "order", fingerprint, connection.ops.adapt_datetimefield_value(now)] if key else []
+    quota_params = [deal.pk, actor.pk, quantity, quantity, quantity, deal.per_member_limit]
+    stock_params = [quantity, deal.pk, *Deal.ON_SALE, quantity]
+    sql = (
+        f"WITH claimed AS ({claimed}), quota AS ({quota}), placed AS ({placed}), "
+        f"audited AS ({audited}), stock AS ({stock}) {answer}"
+    )
+    return sql, [*claimed_params, *quota_params, *placed_params, *audited_params, *stock_params], order
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The guard named by `orders_join_refused` in a database error, if that is what it is."""
+    message = str(getattr(getattr(exc.__cause__, "diag", None), "message_primary", "") or "")
+    return message[len(_REFUSED) :] if message.startswith(_REFUSED) else None
+
+
+def _gate_settle(deal_id: int, quantity: int, held: str | None, *, placed: bool) -> None:
+    """The Redis gate after a join: the units it held go back if the join placed no order; the
+    units it could not count (ASK_DATABASE) are taken from it once the join placed its order."""
+    if held == gate.TAKEN and not placed:
+        gate.give(deal_id, quantity)
+    elif held == gate.ASK_DATABASE and placed:
+        gate.consume(deal_id, quantity)
+
+
+def _place_in_one(
+    *, actor: Any, deal: Deal, quantity: int, unit_price: Any, idempotency_key: str | None, fingerprint: str
+) -> Order:
+    """`_place` for a plain join on PostgreSQL: the same writes in the same order, one statement."""
+    if quantity > deal.per_member_limit:
+        raise ValidationFailed.field(
+            "quantity", _("At most %(n)d per member.") % {"n": deal.per_member_limit}, code="over_limit"
+        )
+    held = gate.take(deal.pk, quantity)
+    if held == gate.SOLD_OUT:
+        if idempotency_key:  # a retry of the request that took the last unit waits for it and gets its order
+            return _place(
+                actor=actor,
+                deal=deal,
+                quantity=quantity,
+                unit_price=unit_price,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+            )
+        raise Conflict(_("Sold out."), code="sold_out")
+    now = _now()
+    try:
+        for _attempt in range(3):
+            sql, params, order = _join_statement(actor, deal, quantity, unit_price, idempotency_key, fingerprint, now)
+            try:
+                # on its own the statement is the transaction; inside a caller's, a savepoint
+                with (
+                    transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext(),
+                    connection.cursor() as cursor,
+                ):
+                    cursor.execute(sql, params)
+                    order_id = cursor.fetchone()[0]
+            except DatabaseError as exc:
+                refused = _refusal(exc)
+                if refused == "over_limit":
+                    raise ValidationFailed.field(
+                        "quantity",
+                        _("At most %(n)d per member, including your earlier orders.") % {"n": deal.per_member_limit},
+                        code="over_limit",
+                    ) from None
+                if refused == "stock":
+                    _refuse_stock(deal, quantity)
+                raise
+            if order_id is not None:
+                order.pk = order_id
+                order._state.adding = False
+                order._state.db = connection.alias
+                break
+            # The key was claimed by an earlier request (a concurrent one: after it committed).
+            earlier = _replay(actor, idempotency_key, fingerprint)
+            if earlier is not None:
+                _gate_settle(deal.pk, quantity, held, placed=False)
+                return earlier
+            # its order went away in between: claim again
+        else:
+            raise Conflict(
+                _("This Idempotency-Key was already used for a different request."), code="idempotency_key_reused"
+            )
+    except Exception:
+        _gate_settle(deal.pk, quantity, held, placed=False)
+        raise
+    _gate_settle(deal.pk, quantity, held, placed=True)
     return order
 
 
@@ -387,11 +597,9 @@ def _place(
             if team is None:
                 _reserve_stock(deal, quantity)  # the hot row last: locked from here to COMMIT only
     except Exception:
-        if held == gate.TAKEN:
-            gate.give(deal.pk, quantity)
+        _gate_settle(deal.pk, quantity, held, placed=False)
         raise
-    if held == gate.ASK_DATABASE:
-        gate.consume(deal.pk, quantity)
+    _gate_settle(deal.pk, quantity, held, placed=True)
     return order
 
 
@@ -444,7 +652,8 @@ def deal_join(
     if deal.available == 0:
         raise Conflict(_("Sold out."), code="sold_out")
     _check_conditions(deal, actor)
-    return _place(
+    place = _place_in_one if connection.vendor == "postgresql" else _place
+    return place(
         actor=actor,
         deal=deal,
         quantity=qty,

@@ -90,9 +90,11 @@ class _DealPage:
 
 @functools.cache
 def _deal_public_sql() -> _DealPage:
-    """The deal page's one statement: the deal with its merchant, city and category on every row,
-    then one row per tier (part 1), per image or video (part 2) and per store (part 3), each in the
-    order the ORM gives (a part with none has one row of NULLs)."""
+    """The deal page's one statement: the deal with its merchant, city and category on the first
+    row only (part 0), then one row per tier (part 1), per image or video (part 2) and per store
+    (part 3), each in the order the ORM gives (a part with none has one row of NULLs). The deal's
+    columns are not repeated on the other rows: converting them again (seven timestamps through
+    Django's Python loader) cost more than the rest of the read."""
     qn = connection.ops.quote_name
     d, m, c, k = Deal._meta, Merchant._meta, City._meta, Category._meta
     t, media, s = DealTier._meta, DealMedia._meta, Store._meta
@@ -111,17 +113,20 @@ def _deal_public_sql() -> _DealPage:
     ]  # fmt: skip
     return _DealPage(
         f"SELECT {', '.join(columns.sql for columns in tables)}"  # noqa: S608 - names from _meta, quoted
-        f" FROM {qn(d.db_table)} d"
+        # f: the public deal asked for, on every row; d (with m, c, k): its columns, on part 0 only
+        f" FROM {qn(d.db_table)} f"
+        f" CROSS JOIN (SELECT 0 AS {part} UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3) p"
+        f" LEFT JOIN ({qn(d.db_table)} d"
         f" JOIN {qn(m.db_table)} m ON m.{pk} = d.{col(d, 'merchant')}"
         f" JOIN {qn(c.db_table)} c ON c.{pk} = d.{col(d, 'city')}"
-        f" LEFT JOIN {qn(k.db_table)} k ON k.{pk} = d.{col(d, 'category')}"
-        f" CROSS JOIN (SELECT 1 AS {part} UNION ALL SELECT 2 UNION ALL SELECT 3) p"
-        f" LEFT JOIN {qn(t.db_table)} t ON p.{part} = 1 AND t.{col(t, 'deal')} = d.{pk}"
-        f" LEFT JOIN {qn(media.db_table)} i ON p.{part} = 2 AND i.{col(media, 'deal')} = d.{pk}"
+        f" LEFT JOIN {qn(k.db_table)} k ON k.{pk} = d.{col(d, 'category')})"
+        f" ON p.{part} = 0 AND d.{pk} = f.{pk}"
+        f" LEFT JOIN {qn(t.db_table)} t ON p.{part} = 1 AND t.{col(t, 'deal')} = f.{pk}"
+        f" LEFT JOIN {qn(media.db_table)} i ON p.{part} = 2 AND i.{col(media, 'deal')} = f.{pk}"
         f" LEFT JOIN ({qn(links.db_table)} l JOIN {qn(s.db_table)} s ON s.{pk} = l.{col(links, 'store')}"
         f" JOIN {qn(m.db_table)} sm ON sm.{pk} = s.{col(s, 'merchant')})"
-        f" ON p.{part} = 3 AND l.{col(links, 'deal')} = d.{pk}"
-        f" WHERE d.{pk} = %s AND d.{col(d, 'status')} IN ({', '.join(['%s'] * len(Deal.PUBLIC))})"
+        f" ON p.{part} = 3 AND l.{col(links, 'deal')} = f.{pk}"
+        f" WHERE f.{pk} = %s AND f.{col(d, 'status')} IN ({', '.join(['%s'] * len(Deal.PUBLIC))})"
         # Store's ordering ("merchant", "name") with the merchant's ("name"), as deal.stores.all() sorts.
         f" ORDER BY p.{part}, t.{col(t, 'threshold')}, t.{pk}, i.{col(media, 'position')}, i.{pk},"
         f" sm.{col(m, 'name')}, s.{col(s, 'name')}",
@@ -157,7 +162,7 @@ def deal_public(*, deal_id: int) -> Deal | None:
     tiers: list[DealTier] = []
     media: list[DealMedia] = []
     stores: list[Store] = []
-    for row in found:
+    for row in found[1:]:
         tier = page.tier.instance(row, tiers_at)
         if tier is not None:
             tier.deal = deal

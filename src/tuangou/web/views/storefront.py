@@ -156,8 +156,10 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     deal = selectors.deal_public(deal_id=deal_id)
     if deal is None:
         raise Http404
-    form = JoinForm(request.POST or None)
-    if request.method == "POST":
+    # A GET shows the unbound form, whose input the template writes from the field's initial
+    # value: building the form (a deep copy of its fields) is only needed to read a POST.
+    form = JoinForm(request.POST or None) if request.method == "POST" else None
+    if form is not None:
         if not request.user.is_authenticated:
             return redirect(f"{reverse('web:login')}?next={request.path}")
         if form.is_valid():
@@ -179,12 +181,17 @@ def deal_detail(request: HttpRequest, deal_id: int) -> HttpResponse:
     tier_rows = [{"threshold": 0, "price": deal.group_price, "current": current == 0}] + [
         {"threshold": t.threshold, "price": t.price, "current": t.threshold == current} for t in tiers
     ]
+    quantity = form["quantity"] if form is not None else None
+    value = quantity.value() if quantity is not None else JoinForm.base_fields["quantity"].initial
     return render(
         request,
         "web/deals/detail.html",
         {
             "deal": deal,
             "form": form,
+            # the quantity input's value attribute (None: none) and errors, as its widget has them
+            "quantity_value": None if value is None or value == "" else str(value),
+            "quantity_errors": quantity.errors if quantity is not None else [],
             "tiers": tier_rows if tiers else [],
             "count": count,
             "next_tier": deal.next_tier,

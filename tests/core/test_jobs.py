@@ -192,3 +192,17 @@ def test_celery_mode_publishes_every_job_of_a_transaction_once_after_commit(sett
             if json.loads(raw)["headers"]["task"] == name:
                 broker.lrem(queue, 0, raw)
         jobs._registry.pop(name, None)
+
+
+def test_celery_reads_the_projects_settings_once(settings):
+    """The app's configuration holds Django's CELERY_* settings (read once when loaded, not looked
+    up on Django's settings at every read) and Celery's defaults for the rest."""
+    from tuangou.config.celery import app
+
+    assert app.conf.task_default_queue == settings.CELERY_TASK_DEFAULT_QUEUE
+    assert app.conf.task_acks_late is settings.CELERY_TASK_ACKS_LATE is True
+    assert app.conf.worker_prefetch_multiplier == settings.CELERY_WORKER_PREFETCH_MULTIPLIER
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+    assert app.conf.task_serializer == "json"  # a default
+    for key in ("task_default_queue", "task_acks_late", "broker_url", "task_serializer"):
+        assert key in app.conf.changes

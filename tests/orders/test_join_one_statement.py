@@ -79,3 +79,24 @@ def test_a_refused_join_leaves_nothing(deal, make_user, first, then, code):
     assert not IdempotencyKey.objects.filter(key="k").exists()
     ok = order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1, idempotency_key="k")
     assert IdempotencyKey.objects.get(key="k").order_id == ok.pk  # the refused request's key was not kept
+
+
+def test_a_retry_the_gate_calls_sold_out_still_gets_its_order(deal, make_user, monkeypatch):
+    """The gate is asked before the statement: a retry of the request that took the last unit,
+    whose read came before that request committed, waits for its key and replays its order."""
+    from tuangou.accounts.services import api_token_create, api_token_user_with
+    from tuangou.orders import gate
+
+    member = make_user(Role.MEMBER)
+    alongside = order_services.join_alongside(deal.pk, "last")
+    found, rows = api_token_user_with(api_token_create(user=member), alongside)
+    assert found is not None
+    first = order_services.deal_join(actor=found, deal_id=deal.pk, quantity=2, idempotency_key="last")
+    monkeypatch.setattr(gate, "take", lambda deal_id, quantity: gate.SOLD_OUT)
+    again = order_services.deal_join(
+        actor=found, deal_id=deal.pk, quantity=2, idempotency_key="last", read=(alongside, rows, found.pk)
+    )
+    assert again.pk == first.pk and Order.objects.count() == 1
+    with pytest.raises(AppError) as refused:  # without a key: sold out at once
+        order_services.deal_join(actor=make_user(Role.MEMBER), deal_id=deal.pk, quantity=1)
+    assert refused.value.code == "sold_out"

@@ -261,6 +261,29 @@ def test_a_cold_page_is_rendered_once_for_many_visitors_at_once(any_pages_cache,
     assert got == [b"page"] * 10 and len(calls) == 1
 
 
+def test_a_waiter_takes_the_page_stored_between_its_two_reads(pages_cache, monkeypatch):
+    """The renderer stores the page and lets go of its lock while a waiter is between its reads
+    of the lock and of the page: the waiter takes the stored page and does not render it again
+    (read the other way round, the page was missing and then the lock gone: a second render)."""
+    monkeypatch.setattr(microcache, "_POLL_SECONDS", 0.0)
+    pages_cache.add("busy:rendering", 1, 10)  # another request is rendering it
+    reads = []
+    plain_get = pages_cache.get
+
+    def get(key, *args, **kwargs):
+        value = plain_get(key, *args, **kwargs)
+        reads.append(key)
+        if len(reads) == 2:  # the waiter's first read: the renderer finishes right after it
+            pages_cache.set("busy", (b"stored", time.time() + 5), 30)
+            pages_cache.delete("busy:rendering")
+        return value
+
+    monkeypatch.setattr(pages_cache, "get", get)
+    rendered = []
+    assert microcache.cached_bytes("busy", lambda: rendered.append(1) or b"again") == b"stored"
+    assert rendered == []
+
+
 def test_a_page_not_to_be_kept_does_not_make_the_others_wait(any_pages_cache, monkeypatch):
     monkeypatch.setattr(microcache, "WAIT_SECONDS", 30.0)
     assert microcache.cached_bytes("gone", lambda: None) is None

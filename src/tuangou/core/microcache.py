@@ -49,10 +49,14 @@ def cached_bytes(key: str, render: Callable[[], bytes | None], *, seconds: float
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS)
+        # the lock before the entry: the renderer stores the entry before (or as) it lets go of
+        # the lock, so an entry missing after the lock was seen gone was never kept; read the
+        # other way round, a store and unlock falling between the two reads looked like that
+        held = store.get(lock) is not None
         entry = store.get(key)
         if entry is not None:
             return bytes(entry[0])
-        if store.get(lock) is None:
+        if not held:
             break  # rendered, but not to be kept (not a plain 200)
     return render()
 

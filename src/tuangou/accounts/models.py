@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.accounts.mobile import normalize_mobile
 
@@ -37,7 +38,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     mobile = models.CharField(_("mobile number"), max_length=11, unique=True)
     email = models.EmailField(_("e-mail"), blank=True)
-    name = models.CharField(_("name"), max_length=60, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=60, blank=True)
     is_active = models.BooleanField(_("active"), default=True)  # type: ignore[misc]
     is_staff = models.BooleanField(_("may use the Django admin"), default=False)
     date_joined = models.DateTimeField(_("joined"), default=timezone.now)
@@ -78,7 +79,7 @@ class OneTimeCode(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires"))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_at = models.DateTimeField(pgettext_lazy("time", "used"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("one-time code")

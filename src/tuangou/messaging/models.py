@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OutboxMessage(models.Model):
@@ -30,7 +31,7 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("time", "sent"), null=True, blank=True)
     # Messages such as one-time codes are shown in the back office only while the console
     # provider is in use; `sensitive` keeps them out of any other listing.
     sensitive = models.BooleanField(_("contains a secret"), default=False)

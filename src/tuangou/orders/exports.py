@@ -7,6 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from tuangou.core.excel import Book
 from tuangou.orders.models import Order
@@ -32,7 +33,7 @@ def merchant_orders_xlsx(orders: Iterable[Order]) -> bytes:
             _("Unit price"),
             _("Amount"),
             _("Placed"),
-            _("Paid"),
+            pgettext("time", "Paid"),
             _("Vouchers issued"),
             _("Vouchers used"),
         ),

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.core.money import MoneyField
 from tuangou.core.workflow.engine import StateField
@@ -218,7 +219,7 @@ class InvoiceRequest(models.Model):
         related_name="+",
         on_delete=models.PROTECT,
     )
-    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    sent_at = models.DateTimeField(pgettext_lazy("time", "sent"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

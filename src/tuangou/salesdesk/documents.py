@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, A5, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -164,7 +165,7 @@ def delivery_note_pdf(shipment: Shipment) -> bytes:
     story.append(
         _table(
             [
-                [_("Receiver"), shipment.receiver_name, _("Signed"), _local(shipment.signed_at)],
+                [_("Receiver"), shipment.receiver_name, pgettext("delivery", "Signed"), _local(shipment.signed_at)],
                 [_("Signature"), signature, "", ""],
             ],
             widths=[25 * mm, 70 * mm, 20 * mm, 65 * mm],
@@ -187,7 +188,7 @@ def receipt_pdf(collection: Collection) -> bytes:
                 [_("Paid by"), collection.get_method_display()],
                 [_("Reference"), collection.reference],
                 [_("Collected by"), str(collection.collected_by)],
-                [_("Collected"), _local(collection.collected_at)],
+                [pgettext("time", "Collected"), _local(collection.collected_at)],
                 [_("Order total"), format_yuan(order.amount_total)],
             ],
             widths=[40 * mm, 100 * mm],

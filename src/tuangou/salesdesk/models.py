@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.catalog.models import PriceList, Product
 from tuangou.core.money import ZERO, MoneyField
@@ -101,7 +102,7 @@ class Contact(models.Model):
     customer = models.ForeignKey(
         Customer, verbose_name=_("customer"), on_delete=models.CASCADE, related_name="contacts"
     )
-    name = models.CharField(_("name"), max_length=60)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=60)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     title = models.CharField(_("position"), max_length=60, blank=True)
 
@@ -206,10 +207,10 @@ class Order(models.Model):
     invoice_status = models.CharField(_("invoicing"), max_length=10, choices=Invoicing.choices, default=Invoicing.NONE)
     payment_status = models.CharField(_("payment"), max_length=12, choices=Payment.choices, default=Payment.UNPAID)
 
-    taken_at = models.DateTimeField(_("taken"), auto_now_add=True)
+    taken_at = models.DateTimeField(pgettext_lazy("time", "taken"), auto_now_add=True)
     registered_at = models.DateTimeField(_("registered"), null=True, blank=True)
     placed_at = models.DateTimeField(_("placed"), null=True, blank=True)
-    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+    delivered_at = models.DateTimeField(pgettext_lazy("time", "delivered"), null=True, blank=True)
     written_off_at = models.DateTimeField(_("written off at"), null=True, blank=True)
     rep_filed_at = models.DateTimeField(_("filed by the rep"), null=True, blank=True)
     dept_filed_at = models.DateTimeField(_("filed by the department"), null=True, blank=True)
@@ -351,7 +352,7 @@ class Shipment(models.Model):
     )
     picker_reason = models.CharField(_("reason another rep delivers"), max_length=200, blank=True)
     amount = MoneyField(_("value"))
-    shipped_at = models.DateTimeField(_("shipped"), auto_now_add=True)
+    shipped_at = models.DateTimeField(pgettext_lazy("time", "shipped"), auto_now_add=True)
     shipped_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("shipped by"), on_delete=models.PROTECT, related_name="+"
     )
@@ -434,7 +435,7 @@ class Collection(models.Model):
     collected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("collected by"), on_delete=models.PROTECT, related_name="+"
     )
-    collected_at = models.DateTimeField(_("collected"), auto_now_add=True)
+    collected_at = models.DateTimeField(pgettext_lazy("time", "collected"), auto_now_add=True)
     hand_over = models.ForeignKey(
         HandOver,
         verbose_name=_("hand-over"),
@@ -477,7 +478,7 @@ class WriteOff(models.Model):
     written_off_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("written off by"), on_delete=models.PROTECT, related_name="+"
     )
-    written_off_at = models.DateTimeField(_("written off"), auto_now_add=True)
+    written_off_at = models.DateTimeField(pgettext_lazy("time", "written off"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("write-off")
@@ -536,7 +537,7 @@ class OverdueReminder(models.Model):
 
     order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="reminders")
     day = models.DateField(_("day"))
-    sent_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    sent_at = models.DateTimeField(pgettext_lazy("time", "sent"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("overdue reminder")

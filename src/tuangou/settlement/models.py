@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.core.money import MoneyField
 from tuangou.core.workflow.engine import StateField
@@ -210,7 +211,7 @@ class Dispute(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolved_at = models.DateTimeField(pgettext_lazy("time", "resolved"), null=True, blank=True)
     resolution = models.TextField(_("resolution"), blank=True)
 
     class Meta:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.core.money import MoneyField
 from tuangou.core.workflow.engine import StateField
@@ -35,7 +36,7 @@ class Voucher(models.Model):
     so two counters verifying the same code at the same moment cannot both succeed.
     """
 
-    code = models.CharField(_("code"), max_length=codes.LENGTH, unique=True)
+    code = models.CharField(pgettext_lazy("voucher", "code"), max_length=codes.LENGTH, unique=True)
     password = models.CharField(_("password"), max_length=8, blank=True)
     order = models.ForeignKey(
         "orders.Order", verbose_name=_("order"), on_delete=models.PROTECT, related_name="vouchers"
@@ -54,7 +55,7 @@ class Voucher(models.Model):
     valid_from = models.DateField(_("valid from"))
     valid_until = models.DateField(_("valid until"))
     issued_at = models.DateTimeField(_("issued"), auto_now_add=True)
-    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_at = models.DateTimeField(pgettext_lazy("time", "used"), null=True, blank=True)
     used_store = models.ForeignKey(
         "merchants.Store", verbose_name=_("used at"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -139,7 +140,7 @@ class Redemption(models.Model):
     )
     amount = MoneyField(_("amount"))
     units = models.PositiveSmallIntegerField(_("units"), default=1)
-    verified_at = models.DateTimeField(_("verified"), db_index=True)
+    verified_at = models.DateTimeField(pgettext_lazy("time", "verified"), db_index=True)
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
     undone_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

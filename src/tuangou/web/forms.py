@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tuangou.core.errors import AppError
 
@@ -38,7 +39,7 @@ class CodeLoginForm(ServiceForm):
 class RegisterForm(ServiceForm):
     mobile = forms.CharField(label=_("Mobile number"), max_length=20, widget=forms.TextInput(attrs=_mobile))
     code = forms.CharField(label=_("SMS code"), max_length=6, required=False, widget=forms.TextInput(attrs=_code))
-    name = forms.CharField(label=_("Name"), max_length=60, required=False)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=60, required=False)
     password = forms.CharField(
         label=_("Password"), required=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
     )

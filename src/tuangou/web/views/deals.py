@@ -16,7 +16,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from tuangou.accounts.roles import Role
@@ -130,7 +130,7 @@ class DealCreateForm(ServiceForm):
     team_size = forms.IntegerField(label=gettext_lazy("Team size"), required=False)
     team_hours = forms.IntegerField(label=gettext_lazy("Hours to fill a team"), required=False)
     leader_price = forms.DecimalField(label=gettext_lazy("Leader price"), required=False, decimal_places=2)
-    delivery = forms.ChoiceField(label=gettext_lazy("Delivery"), choices=Deal.Delivery.choices)
+    delivery = forms.ChoiceField(label=pgettext_lazy("deal", "Delivery"), choices=Deal.Delivery.choices)
     conditions = forms.CharField(label=gettext_lazy("Participant conditions"), required=False)
     terms = forms.CharField(
         label=gettext_lazy("Terms of use"), required=False, widget=forms.Textarea(attrs={"rows": 3})

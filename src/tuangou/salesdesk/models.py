@@ -104,7 +104,7 @@ class Contact(models.Model):
     )
     name = models.CharField(pgettext_lazy("person", "name"), max_length=60)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
-    title = models.CharField(_("position"), max_length=60, blank=True)
+    title = models.CharField(pgettext_lazy("job", "position"), max_length=60, blank=True)
 
     class Meta:
         verbose_name = _("contact")

@@ -50,6 +50,17 @@ def race(calls: Sequence[tuple[str, Callable[[], Any]]], *, slots: int = DB_SLOT
     return outcomes
 
 
+def race_each(n: int, work: Callable[[int], Any], *, slots: int = DB_SLOTS) -> tuple[list[Any], Counter[str]]:
+    """`work(0)` … `work(n - 1)` raced as `race` does: what the calls that returned gave (in the
+    order they finished), and every call's outcome (``ok``, the refusal's code, or ``crash:…``)."""
+    results: list[Any] = []
+
+    def call(i: int) -> Callable[[], None]:
+        return lambda: results.append(work(i))
+
+    return results, race([("", call(i)) for i in range(n)], slots=slots)
+
+
 def while_held(hold: Callable[[], Any], then: Callable[[], Any], *, waits: float = 1.0) -> dict[str, Any]:
     """`hold` runs in a transaction of its own thread, which stays open while `then` starts in
     another thread; `then` must still be waiting `waits` seconds later (blocked by what `hold`

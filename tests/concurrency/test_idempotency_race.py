@@ -8,13 +8,13 @@ same order id.
 
 from __future__ import annotations
 
-import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
-from django.db import connection
 
+from tests.concurrency.race import race_each
 from tests.conftest import ApiClient
 from tests.deals.factories import make_deal, make_merchant
 from tuangou.accounts.roles import Role
@@ -27,29 +27,14 @@ THREADS = 10
 
 
 def _race(deal: Deal, token: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
-    barrier = threading.Barrier(len(bodies))
-    results: list[tuple[int, dict[str, Any]]] = []
-    lock = threading.Lock()
-
-    def send(body: dict[str, Any]) -> None:
+    def send(i: int) -> tuple[int, dict[str, Any]]:
         client = ApiClient()
         client.token = token
-        barrier.wait()
-        try:
-            r = client.post(f"/api/v1/deals/{deal.pk}/orders", body, headers={"Idempotency-Key": "retry-1"})
-            result = (r.status_code, r.json())
-        except Exception as exc:  # anything else fails the test below
-            result = (0, {"crash": f"{type(exc).__name__}: {exc}"})
-        finally:
-            connection.close()
-        with lock:
-            results.append(result)
+        r = client.post(f"/api/v1/deals/{deal.pk}/orders", bodies[i], headers={"Idempotency-Key": "retry-1"})
+        return r.status_code, r.json()
 
-    threads = [threading.Thread(target=send, args=(b,)) for b in bodies]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    results, outcomes = race_each(len(bodies), send)
+    assert outcomes == Counter(ok=len(bodies)), outcomes  # every request answered, none crashed
     return results
 
 

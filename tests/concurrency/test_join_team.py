@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
+from typing import Any
 
 import pytest
-from django.db import connection
 
+from tests.concurrency.race import race
 from tests.deals.factories import make_deal, make_merchant
+from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
-from tuangou.core.errors import AppError
 from tuangou.deals.models import Team
 from tuangou.orders import services as order_services
 from tuangou.orders.models import Order
@@ -25,29 +25,11 @@ def test_30_threads_race_for_4_team_seats(make_user, operator, settings):
     leader_order = order_services.team_open(actor=make_user(Role.MEMBER), deal_id=deal.pk)
     order_services.order_mark_paid(order_id=leader_order.pk)
     users = [make_user(Role.MEMBER) for _ in range(30)]
-    barrier = threading.Barrier(len(users))
-    outcomes: Counter[str] = Counter()
-    lock = threading.Lock()
 
-    def join(user) -> None:
-        barrier.wait()
-        try:
-            order_services.team_join(actor=user, team_id=leader_order.team_id)
-            result = "ok"
-        except AppError as exc:
-            result = exc.code
-        except Exception as exc:
-            result = f"crash:{type(exc).__name__}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes[result] += 1
+    def join(user: User) -> Any:
+        return lambda: order_services.team_join(actor=user, team_id=leader_order.team_id)
 
-    threads = [threading.Thread(target=join, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = race([("", join(u)) for u in users])
     assert outcomes == Counter({"ok": 4, "team_full": 26}), outcomes
     team = Team.objects.get(pk=leader_order.team_id)
     assert team.seats_taken == 5 and Order.objects.filter(team=team).count() == 5

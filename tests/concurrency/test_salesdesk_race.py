@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.concurrency.race import race
+from tests.concurrency.race import race_each
 from tests.salesdesk.conftest import tiny_png
 from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
@@ -18,17 +18,6 @@ from tuangou.salesdesk import services
 from tuangou.salesdesk.models import Collection, Customer, HandOver, Order, WriteOff
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _race(n: int, work: Callable[[int], Any]) -> tuple[list[Any], Counter[str]]:
-    """`work(0)` … `work(n - 1)` raced (`tests.concurrency.race`): what the calls that returned
-    gave, and every call's outcome (``ok``, the refusal's code, or ``crash:…``)."""
-    results: list[Any] = []
-
-    def call(i: int) -> Callable[[], None]:
-        return lambda: results.append(work(i))
-
-    return results, race([("", call(i)) for i in range(n)])
 
 
 def _refused(outcomes: Counter[str]) -> int:
@@ -55,7 +44,7 @@ def test_register_numbers_are_unique_and_consecutive_under_a_race(setup: dict[st
         )
         return order.number or ""
 
-    numbers, outcomes = _race(8, take)
+    numbers, outcomes = race_each(8, take)
     assert outcomes == Counter(ok=8), outcomes
     assert len(set(numbers)) == 8
     seqs = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
@@ -75,7 +64,7 @@ def test_last_boxes_go_to_one_shipment(setup: dict[str, Any]) -> None:
     def ship(i: int) -> str:
         return services.order_dispatch(order_id=orders[i].pk, actor=dept[i], invoice_number=f"FP{i}").number
 
-    shipped, outcomes = _race(2, ship)
+    shipped, outcomes = race_each(2, ship)
     assert len(shipped) == 1 and _refused(outcomes) == 1, outcomes
     setup["product"].refresh_from_db()
     assert setup["product"].stock_on_hand == 1
@@ -94,7 +83,7 @@ def test_two_clerks_write_off_the_same_order_once(setup: dict[str, Any]) -> None
     def write_off(i: int) -> WriteOff:
         return services.order_write_off(order_id=order.pk, actor=dept[i], amount_received="200")
 
-    done, outcomes = _race(2, write_off)
+    done, outcomes = race_each(2, write_off)
     assert len(done) == 1 and _refused(outcomes) == 1, outcomes
     order.refresh_from_db()
     assert order.amount_written_off == Decimal("200.00") and order.amount_handed_over == Decimal("200.00")
@@ -118,7 +107,7 @@ def test_two_clerks_receive_the_same_cash_once(setup: dict[str, Any]) -> None:
             actor=dept[i], rep_id=rep.pk, collection_ids=[collection.pk], amount="100"
         )
 
-    done, outcomes = _race(2, receive)
+    done, outcomes = race_each(2, receive)
     assert len(done) == 1 and _refused(outcomes) == 1, outcomes
     order.refresh_from_db()
     assert order.amount_handed_over == Decimal("100.00") and HandOver.objects.count() == 1
@@ -144,7 +133,7 @@ def test_hand_over_racing_a_write_off_does_not_deadlock(setup: dict[str, Any]) -
             )
         return services.order_write_off(order_id=orders[1].pk, actor=dept[1], amount_received="100")
 
-    done, outcomes = _race(2, work)
+    done, outcomes = race_each(2, work)
     # One of them takes the money for order 2; the other is refused cleanly (never a deadlock).
     assert len(done) + _refused(outcomes) == 2, outcomes
     assert len(done) >= 1

@@ -17,13 +17,23 @@ import pytest
 from tests.concurrency.race import race_each
 from tests.conftest import ApiClient
 from tests.deals.factories import make_deal, make_merchant
+from tuangou.accounts.models import User
 from tuangou.accounts.roles import Role
 from tuangou.accounts.services import api_token_create
 from tuangou.deals.models import Deal
 from tuangou.orders import services as order_services
 from tuangou.orders.models import IdempotencyKey, Order
 
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
 THREADS = 10
+
+
+def _deal_and_member(make_user: Any, operator: User, settings: Any, per_member_limit: int) -> tuple[Deal, User]:
+    settings.REDIS_URL = ""
+    merchant = make_merchant(admin=make_user(Role.MERCHANT))
+    deal = make_deal(merchant=merchant, operator=operator, stock=50, per_member_limit=per_member_limit)
+    return deal, make_user(Role.MEMBER)
 
 
 def _race(deal: Deal, token: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
@@ -50,14 +60,8 @@ def slow_first_statement(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(order_services, "_reserve_stock", slow)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings, slow_first_statement):
-    settings.REDIS_URL = ""
-    deal = make_deal(
-        merchant=make_merchant(admin=make_user(Role.MERCHANT)), operator=operator, stock=50, per_member_limit=2
-    )
-    member = make_user(Role.MEMBER)
+    deal, member = _deal_and_member(make_user, operator, settings, per_member_limit=2)
     order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1)  # at the limit minus one
     token = api_token_create(user=member, name="race")
 
@@ -73,14 +77,8 @@ def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings,
     assert deal.reserved_units == 2
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
 def test_concurrent_reuse_with_another_body_gets_409(make_user, operator, settings, slow_first_statement):
-    settings.REDIS_URL = ""
-    deal = make_deal(
-        merchant=make_merchant(admin=make_user(Role.MERCHANT)), operator=operator, stock=50, per_member_limit=5
-    )
-    member = make_user(Role.MEMBER)
+    deal, member = _deal_and_member(make_user, operator, settings, per_member_limit=5)
     token = api_token_create(user=member, name="race")
 
     results = _race(deal, token, [{"quantity": 1}] * 5 + [{"quantity": 2}] * 5)

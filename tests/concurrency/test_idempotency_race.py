@@ -8,11 +8,15 @@ same order id.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 
 from tests.concurrency.race import race_each
 from tests.conftest import ApiClient
@@ -48,24 +52,40 @@ def _race(deal: Deal, token: str, bodies: list[dict[str, Any]]) -> list[tuple[in
     return results
 
 
-@pytest.fixture
-def slow_first_statement(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Hold each join's transaction open a moment, so that the retries surely arrive before it commits."""
-    real = order_services._reserve_stock
+@contextlib.contextmanager
+def deal_row_held(deal: Deal, seconds: float = 1.0) -> Iterator[None]:
+    """Another connection holds the deal's row for `seconds` from the start of the block. A join
+    writes the deal's row last (on PostgreSQL the last part of its one statement, after the key
+    is claimed), so the first request's claim stays uncommitted until then: the retries surely
+    arrive while it is in flight and wait on the key's unique index."""
+    locked = threading.Event()
 
-    def slow(deal: Deal, quantity: int) -> None:
-        real(deal, quantity)
-        time.sleep(0.2)
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                list(Deal.objects.select_for_update().filter(pk=deal.pk).values_list("pk", flat=True))
+                locked.set()
+                time.sleep(seconds)
+        finally:
+            locked.set()
+            connection.close()
 
-    monkeypatch.setattr(order_services, "_reserve_stock", slow)
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        yield
+    finally:
+        holder.join(30)
 
 
-def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings, slow_first_statement):
+def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings):
     deal, member = _deal_and_member(make_user, operator, settings, per_member_limit=2)
     order_services.deal_join(actor=member, deal_id=deal.pk, quantity=1)  # at the limit minus one
     token = api_token_create(user=member, name="race")
 
-    results = _race(deal, token, [{"quantity": 1}] * THREADS)
+    with deal_row_held(deal):
+        results = _race(deal, token, [{"quantity": 1}] * THREADS)
 
     assert len(results) == THREADS
     assert all(status in (200, 201) for status, _ in results), results
@@ -77,11 +97,12 @@ def test_ten_concurrent_retries_get_the_one_order(make_user, operator, settings,
     assert deal.reserved_units == 2
 
 
-def test_concurrent_reuse_with_another_body_gets_409(make_user, operator, settings, slow_first_statement):
+def test_concurrent_reuse_with_another_body_gets_409(make_user, operator, settings):
     deal, member = _deal_and_member(make_user, operator, settings, per_member_limit=5)
     token = api_token_create(user=member, name="race")
 
-    results = _race(deal, token, [{"quantity": 1}] * 5 + [{"quantity": 2}] * 5)
+    with deal_row_held(deal):
+        results = _race(deal, token, [{"quantity": 1}] * 5 + [{"quantity": 2}] * 5)
 
     order = Order.objects.get(deal=deal)  # exactly one, whichever body won
     for status, body in results:

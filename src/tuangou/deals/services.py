@@ -13,6 +13,7 @@ Rules enforced here (each raises an AppError naming the field and changes nothin
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -591,6 +592,8 @@ def teams_expire_due(*, now: dt.datetime | None = None) -> int:
 # --------------------------------------------------------------------------------------------
 # Media: uploaded images (several, in order) and one video, checked by content (deals/media.py)
 
+log = logging.getLogger(__name__)
+
 
 def _media_deal(actor: Any, deal_id: int, *, field: str) -> Deal:
     deal = Deal.objects.select_for_update().select_related("merchant").filter(pk=deal_id).first()
@@ -615,7 +618,6 @@ def _delete_files_on_commit(names: Iterable[str | None]) -> None:
             transaction.on_commit(delete(name))
 
 
-@transaction.atomic
 def deal_media_upload(
     *,
     actor: Any,
@@ -628,7 +630,34 @@ def deal_media_upload(
 
     Every file is checked before any is stored (errors name the field, ``images.<i>`` or
     ``video``); a new video replaces the old one, whose file is deleted once this commits.
+    If anything fails after a file is stored (a later file, the rows, the audit, the commit
+    itself), the files this call stored are deleted before the error goes on (ADR 0009).
     """
+    storage = DealMedia._meta.get_field("file").storage  # type: ignore[union-attr]
+    saved: list[str] = []
+    try:
+        with transaction.atomic():  # a savepoint inside a caller's transaction, else the commit
+            return _media_upload(actor, deal_id, images, video, captions, storage=storage, saved=saved)
+    except BaseException:
+        for name in saved:
+            try:
+                storage.delete(name)
+            except Exception:  # the first error is the one to report; this one is logged
+                log.exception("could not delete %s after a failed media upload", name)
+        raise
+
+
+def _media_upload(
+    actor: Any,
+    deal_id: int,
+    images: Sequence[Any],
+    video: Any,
+    captions: Sequence[str],
+    *,
+    storage: Any,
+    saved: list[str],
+) -> list[DealMedia]:
+    """deal_media_upload's work, in its transaction; each stored name is added to `saved` at once."""
     from tuangou.deals import media as checks
 
     deal = _media_deal(actor, deal_id, field="images" if images else "video")
@@ -641,32 +670,25 @@ def deal_media_upload(
             _("A deal has at most %(n)d images.") % {"n": checks.max_images()},
             code="too_many_images",
         )
-    storage = DealMedia._meta.get_field("file").storage  # type: ignore[union-attr]
-    saved: list[str] = []
     created: list[DealMedia] = []
-    try:
-        position = max(existing, default=-1) + 1
-        for i, (upload, info) in enumerate(zip(images, found, strict=True)):
-            name = storage.save(info.storage_name(), upload)
-            saved.append(name)
-            caption = (captions[i] if i < len(captions) else "")[:120]
-            created.append(
-                DealMedia.objects.create(
-                    deal=deal, kind=DealMedia.Kind.IMAGE, file=name, caption=caption, position=position + i
-                )
+    position = max(existing, default=-1) + 1
+    for i, (upload, info) in enumerate(zip(images, found, strict=True)):
+        name = storage.save(info.storage_name(), upload)
+        saved.append(name)
+        caption = (captions[i] if i < len(captions) else "")[:120]
+        created.append(
+            DealMedia.objects.create(
+                deal=deal, kind=DealMedia.Kind.IMAGE, file=name, caption=caption, position=position + i
             )
-        if video is not None and video_found is not None:
-            old = list(deal.media.filter(kind=DealMedia.Kind.VIDEO))
-            name = storage.save(video_found.storage_name(), video)
-            saved.append(name)
-            for row in old:
-                row.delete()
-            _delete_files_on_commit(row.file.name for row in old)
-            created.append(DealMedia.objects.create(deal=deal, kind=DealMedia.Kind.VIDEO, file=name, position=0))
-    except Exception:
-        for name in saved:
-            storage.delete(name)
-        raise
+        )
+    if video is not None and video_found is not None:
+        old = list(deal.media.filter(kind=DealMedia.Kind.VIDEO))
+        name = storage.save(video_found.storage_name(), video)
+        saved.append(name)
+        for row in old:
+            row.delete()
+        _delete_files_on_commit(row.file.name for row in old)  # dropped with the savepoint on a rollback
+        created.append(DealMedia.objects.create(deal=deal, kind=DealMedia.Kind.VIDEO, file=name, position=0))
     audit(
         "deal.media_upload",
         actor=actor,

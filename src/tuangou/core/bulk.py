@@ -138,6 +138,48 @@ def insert_values(obj: models.Model) -> tuple[str, list[models.Field[Any, Any]],
     return alias, fields, sql, [f.get_db_prep_save(f.pre_save(obj, True), conn) for f in fields]
 
 
+def insert_select(obj: models.Model, source: str, given: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
+    """`insert_values` of the new `obj` as an ``INSERT … SELECT … FROM source`` (PostgreSQL; one
+    row for each row of `source`, none if it has none), for a part of a data-modifying ``WITH``
+    (`orders.services`). `given`: (column, SQL) for some columns (the key, a column of `source`)
+    instead of the object's value. Returns the statement and its parameters."""
+    alias, _fields, _sql, values = insert_values(obj)
+    sql, taken = _insert_select_sql(type(obj), alias, source, given)
+    return sql, [values[i] for i in taken]
+
+
+@functools.cache
+def _insert_select_sql(
+    model: type[models.Model], alias: str, source: str, given: tuple[tuple[str, str], ...]
+) -> tuple[str, list[int]]:
+    """`insert_select`'s statement, and the indexes of the values it takes (of `insert_values`).
+    Each parameter is cast to its column's type (not inferred in a ``SELECT``); text columns to
+    text, so that a value too long still fails as it would in ``VALUES``."""
+    conn = connections[alias]
+    q = conn.ops.quote_name
+    fields, _sql = _insert_sql(model, alias)  # the fields `insert_values` gives values for
+    named = dict(given)
+    names = [q(column) for column in named]
+    exprs = list(named.values())
+    taken = []
+    for i, field in enumerate(fields):
+        if field.column in named:
+            continue
+        names.append(q(str(field.column)))
+        if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
+            cast = "text"
+        else:
+            cast = str(field.rel_db_type(conn) if field.is_relation else field.db_type(conn))
+        exprs.append(f"%s::{cast}")
+        taken.append(i)
+    returning = _sql[_sql.rindex(" RETURNING ") :]  # the key, as `insert_one` returns it
+    sql = (
+        f"INSERT INTO {q(model._meta.db_table)} ({', '.join(names)}) SELECT {', '.join(exprs)} "  # noqa: S608
+        f"FROM {source}{returning}"
+    )
+    return sql, taken
+
+
 @functools.cache
 def _insert_sql(model: type[models.Model], alias: str) -> tuple[list[models.Field[Any, Any]], str]:
     q = connections[alias].ops.quote_name

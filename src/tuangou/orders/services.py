@@ -43,13 +43,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from tuangou.accounts.services import Alongside
 from tuangou.core import events
 from tuangou.core.audit import audit, audit_row
-from tuangou.core.bulk import insert_one, insert_values
+from tuangou.core.bulk import insert_one, insert_select
 from tuangou.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tuangou.core.ownership import require_login
 from tuangou.core.rows import Columns
@@ -364,45 +364,6 @@ def _create_order(
 _REFUSED = "orders_join_refused:"
 
 
-def _pg_cast(field: Any) -> str:
-    """A parameter's type in an ``INSERT … SELECT`` (not inferred from the column there); text
-    for text columns, so that a value too long still fails as it would in ``VALUES``."""
-    if field.get_internal_type() in ("CharField", "TextField", "SlugField", "EmailField"):
-        return "text"
-    return str(field.rel_db_type(connection) if field.is_relation else field.db_type(connection))
-
-
-def _insert_select(obj: Model, source: str, given: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
-    """``INSERT`` of the new `obj` (its values as `insert_one` prepares them) as a ``SELECT … FROM
-    source``: one row for each row of `source`, none if it has none. `given`: (column, SQL) for
-    some columns (the key, a column from `source`) instead of the object's value."""
-    _alias, _fields, _sql, values = insert_values(obj)
-    sql, taken = _insert_select_sql(type(obj), source, given)
-    return sql, [values[i] for i in taken]
-
-
-@functools.cache
-def _insert_select_sql(model: type[Model], source: str, given: tuple[tuple[str, str], ...]) -> tuple[str, list[int]]:
-    """`_insert_select`'s statement, and the indexes of the values it takes (of `insert_values`)."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]  # as `insert_values` gives them
-    named = dict(given)
-    names = [_q(column) for column in named]
-    exprs = list(named.values())
-    taken = []
-    for i, field in enumerate(fields):
-        if field.column in named:
-            continue
-        names.append(_q(str(field.column)))
-        exprs.append(f"%s::{_pg_cast(field)}")
-        taken.append(i)
-    meta = model._meta
-    sql = (
-        f"INSERT INTO {_q(meta.db_table)} ({', '.join(names)}) SELECT {', '.join(exprs)} "  # noqa: S608
-        f"FROM {source} RETURNING {_q(str(meta.pk.column))}"
-    )
-    return sql, taken
-
-
 @functools.cache
 def _join_statement_parts(keyed: bool) -> tuple[str, str, str, str]:
     """The fixed parts of a join's statement: the key claimed (with the new order's id drawn
@@ -451,9 +412,9 @@ def _join_statement(
     order = _new_order(
         actor=actor, deal=deal, team=None, is_leader=False, quantity=quantity, unit_price=unit_price, now=now
     )
-    placed, placed_params = _insert_select(order, "claimed, quota", (("id", "claimed.id"),))
+    placed, placed_params = insert_select(order, "claimed, quota", (("id", "claimed.id"),))
     row = audit_row("order.place", actor=actor, obj=order, deal=deal.pk, quantity=quantity, amount=order.amount)
-    audited, audited_params = _insert_select(row, "placed", (("object_id", "placed.id::text"),))
+    audited, audited_params = insert_select(row, "placed", (("object_id", "placed.id::text"),))
     claimed_params = [actor.pk, key, "order", fingerprint, connection.ops.adapt_datetimefield_value(now)] if key else []
     quota_params = [deal.pk, actor.pk, quantity, quantity, quantity, deal.per_member_limit]
     stock_params = [quantity, deal.pk, *Deal.ON_SALE, quantity]
